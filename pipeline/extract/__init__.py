@@ -1,0 +1,1 @@
+"""Source adapters: each turns one kind of source into canonical `SourceTable`s."""
