@@ -1,0 +1,288 @@
+"""The `anemia-audit` command line. Every command that touches the warehouse takes --db.
+
+User errors (bad file, bad config, bad option) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from pipeline.errors import UserError
+from pipeline.paths import DEFAULT_DB
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Audit anaemia care: treatment before testing, and why iron therapy failed.")
+
+DbOption = typer.Option(DEFAULT_DB, "--db", help="DuckDB warehouse file.")
+ConfigOption = typer.Option(None, "--config", help="TOML file overriding pipeline/defaults.toml.")
+
+
+class Source(str, Enum):
+    csv = "csv"
+    omop = "omop"
+    mimic = "mimic"
+
+
+class GroupBy(str, Enum):
+    site = "site"
+    specialty = "specialty"
+    sex = "sex"
+    age_band = "age_band"
+
+
+def say(msg: str) -> None:
+    typer.echo(msg, err=False)
+
+
+def _config(path: Optional[Path]):
+    from pipeline.config import load_config
+    return load_config(path)
+
+
+def _timed(label: str):
+    class _T:
+        def __enter__(self):
+            self.t0 = time.perf_counter()
+            say(f"[{label}]")
+            return self
+
+        def __exit__(self, *exc):
+            if exc[0] is None:
+                say(f"[{label}] done in {time.perf_counter() - self.t0:.1f} s")
+    return _T()
+
+
+@app.command()
+def synth(patients: int = typer.Option(2000, "--patients", min=1, help="Number of synthetic patients."),
+          seed: int = typer.Option(42, "--seed", help="Random seed: same seed, identical files."),
+          out: Path = typer.Option(Path("data/synthetic"), "--out", help="Output folder.")):
+    """Write a synthetic cohort (canonical CSVs + truth.csv) with planted labels."""
+    from pipeline.synth import generate
+    with _timed(f"synth {patients} patients"):
+        summary = generate(patients, seed, out, progress=_progress("patients"))
+    say(f"wrote {out}/: " + ", ".join(f"{k} {v}" for k, v in summary.get("rows", {}).items()))
+
+
+def _progress(unit: str):
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 2 or done == total:
+            last[0] = now
+            say(f"  {done:,}/{total:,} {unit}")
+    return report
+
+
+def _read_source(source: Source, input_path: Path, cfg):
+    if source is Source.csv:
+        from pipeline.extract import csv as reader
+        return reader.read(input_path, cfg)
+    if source is Source.omop:
+        from pipeline.extract import omop as reader
+    else:
+        from pipeline.extract import mimic as reader
+    out = reader.read(input_path, cfg)
+    return out if isinstance(out, tuple) else (out, [])
+
+
+def do_load(source: Source, input_path: Path, db: Path, cfg) -> dict:
+    from pipeline.warehouse import connect, load_tables
+    tables, notes = _read_source(source, input_path, cfg)
+    for note in notes + [n for t in tables for n in t.notes]:
+        say(f"  note: {note}")
+    con = connect(db)
+    try:
+        summary = load_tables(con, tables, source.value, progress=say)
+    finally:
+        con.disconnect()
+    for f in summary["files"]:
+        say(f"  {f['file']:<28} raw_{f['table']:<14} {f['rows']:>10,} rows  {f['status']}")
+    return summary
+
+
+@app.command()
+def load(source: Source = typer.Option(Source.csv, "--source", help="Input format."),
+         input: Path = typer.Option(..., "--input", help="Folder (csv, omop, mimic) or DuckDB file (omop)."),
+         db: Path = DbOption, config: Optional[Path] = ConfigOption):
+    """Load source files into raw_* tables (same file twice adds nothing)."""
+    with _timed("load"):
+        do_load(source, input, db, _config(config))
+
+
+def print_reconciliation(rows: list[dict]) -> None:
+    say(f"  {'table':<14} {'file':<28} {'raw':>10} {'staged':>10} {'quarantined':>12}")
+    for r in rows:
+        say(f"  {r['table_name']:<14} {r['source_file']:<28} {r['raw_rows']:>10,} {r['staged_rows']:>10,} "
+            f"{r['quarantined_rows']:>12,}")
+    ok = all(r["raw_rows"] == r["staged_rows"] + r["quarantined_rows"] for r in rows)
+    say("  reconciliation: raw = staged + quarantined for every file" if ok else "  RECONCILIATION FAILED")
+
+
+def do_validate(db: Path, cfg) -> list[dict]:
+    from pipeline.validate import validate as run_validate
+    from pipeline.warehouse import connect
+    con = connect(db)
+    try:
+        if not any(t.startswith("raw_") for t in con.list_tables()):
+            raise UserError(f"{db}: no raw tables; run `anemia-audit load` first")
+        rows = run_validate(con, cfg, progress=say)
+    finally:
+        con.disconnect()
+    print_reconciliation(rows)
+    return rows
+
+
+@app.command()
+def validate(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+    """Validate raw rows into stg_* tables and the quarantine (with reasons); print the reconciliation."""
+    with _timed("validate"):
+        do_validate(db, _config(config))
+
+
+def do_classify(db: Path, cfg) -> dict:
+    from pipeline.classify import classify as run_classify
+    from pipeline.warehouse import connect
+    con = connect(db)
+    try:
+        counts = run_classify(con, cfg)
+    finally:
+        con.disconnect()
+    say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
+    return counts
+
+
+@app.command()
+def classify(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+    """Build episodes, iron_outcomes and failure_causes from the staged tables."""
+    with _timed("classify"):
+        do_classify(db, _config(config))
+
+
+def do_audit(db: Path, cfg) -> dict:
+    from pipeline.audit import run_audit
+    from pipeline.warehouse import connect
+    con = connect(db)
+    try:
+        counts = run_audit(con, cfg)
+    finally:
+        con.disconnect()
+    say(f"  {len(counts)} measures written to aud_* tables")
+    return counts
+
+
+@app.command()
+def audit(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+    """Compute the audit measures (rates, Wilson CIs, disclosure control) into aud_* tables."""
+    with _timed("audit"):
+        do_audit(db, _config(config))
+
+
+def do_report(db: Path, out: Path, cfg, period_from, period_to, by, manifest_extra=None) -> Path:
+    from pipeline.report import build_report
+    from pipeline.warehouse import connect
+    con = connect(db)
+    try:
+        folder = build_report(con, out, cfg, period_from, period_to, by, manifest_extra=manifest_extra)
+    finally:
+        con.disconnect()
+    return folder
+
+
+def _date(value: Optional[str], name: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+@app.command()
+def report(out: Path = typer.Option(Path("reports"), "--out", help="Folder that receives the dated report folder."),
+           period_from: Optional[str] = typer.Option(None, "--from", help="First day of the period (YYYY-MM-DD)."),
+           period_to: Optional[str] = typer.Option(None, "--to", help="Last day of the period (YYYY-MM-DD)."),
+           by: Optional[GroupBy] = typer.Option(None, "--by", help="Group measures by this field."),
+           db: Path = DbOption, config: Optional[Path] = ConfigOption):
+    """Write the report folder: index.html, audit.xlsx, csv/, local-only case lists, manifest.json."""
+    with _timed("report"):
+        folder = do_report(db, out, _config(config), _date(period_from, "--from"), _date(period_to, "--to"),
+                           by.value if by else None)
+    say(f"report: {folder}/index.html")
+
+
+@app.command()
+def run(input: Optional[Path] = typer.Option(None, "--input", help="Input folder; default: a synthetic cohort."),
+        source: Source = typer.Option(Source.csv, "--source", help="Input format."),
+        patients: int = typer.Option(2000, "--patients", help="Synthetic patients when no --input is given."),
+        seed: int = typer.Option(42, "--seed", help="Seed of the synthetic cohort."),
+        out: Path = typer.Option(Path("reports"), "--out", help="Report folder parent."),
+        by: Optional[GroupBy] = typer.Option(GroupBy.site, "--by", help="Group measures by this field."),
+        db: Path = DbOption, config: Optional[Path] = ConfigOption):
+    """The whole job: (synth) -> load -> validate -> classify -> audit -> report."""
+    cfg = _config(config)
+    t0 = time.perf_counter()
+    if input is None:
+        input = Path("data/synthetic")
+        with _timed(f"synth {patients} patients (no --input given)"):
+            from pipeline.synth import generate
+            generate(patients, seed, input, progress=_progress("patients"))
+    with _timed("load"):
+        do_load(source, input, db, cfg)
+    with _timed("validate"):
+        do_validate(db, cfg)
+    with _timed("classify"):
+        do_classify(db, cfg)
+    with _timed("audit"):
+        do_audit(db, cfg)
+    with _timed("report"):
+        folder = do_report(db, out, cfg, None, None, by.value if by else None)
+    say(f"done in {time.perf_counter() - t0:.1f} s")
+    say(f"report: {folder}/index.html")
+
+
+@app.command()
+def explain(patient: str = typer.Option(..., "--patient", help="Pseudonymous patient id."),
+            db: Path = DbOption, config: Optional[Path] = ConfigOption):
+    """Print one patient's timeline and each episode's classification with the rows behind it (local use only)."""
+    from pipeline.explain import explain_patient
+    from pipeline.warehouse import connect
+    con = connect(db, read_only=True)
+    try:
+        say(explain_patient(con, patient, _config(config)))
+    finally:
+        con.disconnect()
+
+
+@app.command()
+def codes(unmapped: bool = typer.Option(True, "--unmapped/--all", help="List source codes no code list maps."),
+          limit: int = typer.Option(50, "--limit", help="At most this many rows."),
+          db: Path = DbOption):
+    """Code-list coverage: source codes and names in the audited domains that no list maps."""
+    from pipeline.coverage import unmapped as find_unmapped
+    from pipeline.warehouse import connect
+    con = connect(db, read_only=True)
+    try:
+        df = find_unmapped(con, limit=limit)
+    finally:
+        con.disconnect()
+    say("no unmapped codes in the audited domains" if df.empty else df.to_string(index=False))
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

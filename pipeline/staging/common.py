@@ -1,0 +1,125 @@
+"""Building blocks shared by the per-table staging modules: text cleaning, date parsing and
+the generic checks (required value, unparseable or out-of-range date, unknown patient, exact
+duplicate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+# A date with a time part: 2024-03-01 14:30, 2024-03-01T14:30:00
+_HAS_TIME = r"\d[T ]\d{1,2}:\d{2}"
+_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What staging needs besides the raw table: config, code-list tables, staged patients."""
+
+    config: object
+    con: object
+    today: date
+    patients: ir.Table | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row-level check. `fails(t)` is true for a failing row; `reason(t)` says what to fix."""
+
+    check_id: str
+    description: str
+    fails: Callable[[ir.Table], ir.BooleanValue]
+    reason: Callable[[ir.Table], ir.StringValue]
+
+
+def clean(col: ir.StringValue) -> ir.StringValue:
+    """Trimmed text; empty strings become null."""
+    s = col.strip()
+    return (s == "").ifelse(ibis.null("string"), s)
+
+
+def quoted(col: ir.StringValue) -> ir.StringValue:
+    return ibis.literal("'") + col.fill_null("") + ibis.literal("'")
+
+
+def parse_timestamp(col: ir.StringValue) -> ir.TimestampValue:
+    return clean(col).replace("T", " ").try_cast("timestamp")
+
+
+def has_time(col: ir.StringValue) -> ir.BooleanValue:
+    return clean(col).re_search(_HAS_TIME).fill_null(False)
+
+
+def parse_number(col: ir.StringValue) -> ir.FloatingValue:
+    s = clean(col)
+    return s.re_search(_NUMBER).ifelse(s.try_cast("float64"), ibis.null("float64"))
+
+
+def is_bad_number(col: ir.StringValue) -> ir.BooleanValue:
+    """Present but not a number."""
+    return clean(col).notnull() & parse_number(col).isnull()
+
+
+def required(col: str, label: str | None = None) -> Check:
+    label = label or col
+    return Check(f"missing_{col}", f"{label} is required",
+                 lambda t: clean(t[col]).isnull(),
+                 lambda t: ibis.literal(f"{label} is empty; it is required"))
+
+
+def timestamp_checks(col: str, ctx: Context, required_value: bool = True) -> list[Check]:
+    """Unparseable, in the future, or before the configured first year."""
+    min_year = ctx.config["validation"]["min_year"]
+    today = ibis.literal(ctx.today)
+    checks = [
+        Check(f"bad_{col}", f"{col} must be a date (YYYY-MM-DD) or timestamp",
+              lambda t: clean(t[col]).notnull() & parse_timestamp(t[col]).isnull(),
+              lambda t: quoted(t[col]) + ibis.literal(f" in {col} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM")),
+        Check(f"future_{col}", f"{col} must not be in the future",
+              lambda t: parse_timestamp(t[col]).date() > today,
+              lambda t: quoted(t[col]) + ibis.literal(f" in {col} is in the future")),
+        Check(f"old_{col}", f"{col} must not be before {min_year}",
+              lambda t: parse_timestamp(t[col]).year() < min_year,
+              lambda t: quoted(t[col]) + ibis.literal(f" in {col} is before {min_year}")),
+    ]
+    if required_value:
+        checks.insert(0, required(col))
+    return checks
+
+
+def unknown_patient(ctx: Context) -> Check:
+    """Rows for a patient who is not in the (staged) patients file."""
+    def fails(t):
+        return clean(t.patient_id).notnull() & ~clean(t.patient_id).isin(ctx.patients.patient_id)
+
+    return Check("unknown_patient", "patient_id must appear in the patients file", fails,
+                 lambda t: ibis.literal("patient_id is not in the patients file (or its patients row was quarantined)"))
+
+
+def exact_duplicate(columns: tuple[str, ...]) -> Check:
+    """A row identical in every contract column to an earlier row (lowest row_id kept)."""
+    def fails(t):
+        return t._first_row_id != t.row_id
+
+    return Check("exact_duplicate", "exact duplicate of an earlier row", fails,
+                 lambda t: ibis.literal("exact duplicate of row_id ") + t._first_row_id.cast("string"))
+
+
+def with_duplicate_marker(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
+    w = ibis.window(group_by=[t[c] for c in columns])
+    return t.mutate(_first_row_id=t.row_id.min().over(w))
+
+
+def raw_values(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:
+    """The raw contract values as `col=value; ...` for the quarantine table."""
+    parts = []
+    for i, c in enumerate(columns):
+        parts.append(ibis.literal(("; " if i else "") + f"{c}=") + t[c].fill_null(""))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + p
+    return out
