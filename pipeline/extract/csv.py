@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,17 +54,16 @@ def discover(input_dir: Path) -> tuple[dict[str, Path], list[str]]:
     return found, skipped
 
 
-def _open_text(path: Path):
-    raw = gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
 
 
 def _csv_header(path: Path) -> list[str]:
     if path.stat().st_size == 0:
         raise UserError(f"{path.name}: file is empty")
     try:
-        with _open_text(path) as fh:
-            first = fh.readline()
+        with _open_binary(path) as fh:
+            first = fh.readline().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UserError(f"{path.name}: header is not UTF-8 text; save the file as UTF-8 CSV") from None
     except (OSError, EOFError) as exc:
@@ -105,10 +103,14 @@ def _batches_with_row_numbers(reader, keep: list[str], path: Path):
             start += n
             yield pa.RecordBatch.from_arrays(arrays, names=names + ["source_row"])
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        msg = str(exc).splitlines()[0]
-        if "UTF8" in msg or "utf-8" in msg.lower():
-            msg = "contains text that is not UTF-8; save the file as UTF-8 CSV"
-        raise UserError(f"{path.name}: cannot be read near data row {start}: {msg}") from None
+        raise _read_error(path, exc, f"near data row {start:,}") from None
+
+
+def _read_error(path: Path, exc: Exception, where: str) -> UserError:
+    msg = str(exc).splitlines()[0]
+    if "UTF8" in msg or "utf-8" in msg.lower():
+        msg = "contains text that is not UTF-8; save the file as UTF-8 CSV"
+    return UserError(f"{path.name}: cannot be read {where}: {msg}")
 
 
 def _schema(keep: list[str], path: Path) -> pa.Schema:
@@ -124,7 +126,7 @@ def _csv_reader(path: Path, header: list[str], keep: list[str]):
     try:
         return pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise UserError(f"{path.name}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+        raise _read_error(path, exc, "in its first rows") from None
 
 
 def _parquet_reader(path: Path, keep: list[str]):

@@ -1,0 +1,73 @@
+# anemia-audit: `make run` runs the whole job on the synthetic cohort, `make test` runs the tests.
+# Both install what they need: uv (in .tools/ when not on PATH), then the locked environment.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+RUN := $(VENV)/bin/anemia-audit
+DB ?= data/processed/audit.duckdb
+PATIENTS ?= 2000
+SEED ?= 42
+REPORTS ?= reports
+PERIOD_FROM ?=
+PERIOD_TO ?=
+BY ?= site
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run synth load validate classify audit report test test-fast bench notebook browser clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	@echo "[setup] uv not found: installing it into .tools/ (a private virtual environment)"
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --quiet
+	@touch $@
+
+setup: $(VENV)/.synced ## Install uv (if missing) and the locked environment
+
+run: setup ## Whole job on the built-in synthetic cohort: synth, load, validate, classify, audit, report
+	$(RUN) run --patients $(PATIENTS) --seed $(SEED) --db $(DB) --out $(REPORTS) --by $(BY)
+
+synth: setup ## Write the synthetic cohort to data/synthetic (PATIENTS=, SEED=)
+	$(RUN) synth --patients $(PATIENTS) --seed $(SEED) --out data/synthetic
+
+load: setup ## Load INPUT= (a folder of canonical CSVs) into the warehouse
+	$(RUN) load --source csv --input $(INPUT) --db $(DB)
+
+validate: setup ## Validate raw tables into stg_* and the quarantine
+	$(RUN) validate --db $(DB)
+
+classify: setup ## Build episodes, iron_outcomes, failure_causes
+	$(RUN) classify --db $(DB)
+
+audit: setup ## Compute the aud_* measure tables
+	$(RUN) audit --db $(DB)
+
+report: setup ## Scheduled batch: audit + report for PERIOD_FROM=YYYY-MM-DD PERIOD_TO=YYYY-MM-DD
+	$(RUN) audit --db $(DB)
+	$(RUN) report --db $(DB) --out $(REPORTS) --by $(BY) $(if $(PERIOD_FROM),--from $(PERIOD_FROM)) $(if $(PERIOD_TO),--to $(PERIOD_TO))
+
+browser: ## Install Debian's chromium for the HTML report tests (needs root or sudo)
+	@bash scripts/ensure-chromium.sh
+
+test: setup browser ## Run the whole test suite (installs chromium for the browser tests)
+	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: setup ## Run the tests without the slow end-to-end ones
+	$(VENV)/bin/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+bench: setup ## Benchmarks (timings go to docs/performance.md by hand)
+	$(VENV)/bin/python bench/run_bench.py
+
+notebook: setup ## Start JupyterLab with the project's environment as the kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+clean: ## Remove generated data, reports and the environment
+	rm -rf $(VENV) data/processed data/synthetic $(REPORTS) .pytest_cache
