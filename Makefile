@@ -64,7 +64,7 @@ test-fast: setup ## Run the tests without the slow end-to-end ones
 	$(VENV)/bin/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 bench: setup ## Benchmarks (timings go to docs/performance.md by hand)
-	$(VENV)/bin/python bench/run_bench.py
+	$(VENV)/bin/python bench/run_bench.py $(if $(BENCH_PATIENTS),--patients $(BENCH_PATIENTS))
 
 notebook: setup ## Start JupyterLab with the project's environment as the kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
