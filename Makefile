@@ -10,6 +10,7 @@ DB ?= data/processed/audit.duckdb
 PATIENTS ?= 2000
 SEED ?= 42
 REPORTS ?= reports
+SYNTH_OUT ?= data/synthetic
 PERIOD_FROM ?=
 PERIOD_TO ?=
 BY ?= site
@@ -32,11 +33,11 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced ## Install uv (if missing) and the locked environment
 
-run: setup ## Whole job on the built-in synthetic cohort: synth, load, validate, classify, audit, report
-	$(RUN) run --patients $(PATIENTS) --seed $(SEED) --db $(DB) --out $(REPORTS) --by $(BY)
+run: setup ## Whole job: synthetic cohort (or INPUT=folder), load, validate, classify, audit, report
+	$(RUN) run $(if $(INPUT),--input $(INPUT),--fresh --patients $(PATIENTS) --seed $(SEED) --synth-out $(SYNTH_OUT)) --db $(DB) --out $(REPORTS) --by $(BY)
 
 synth: setup ## Write the synthetic cohort to data/synthetic (PATIENTS=, SEED=)
-	$(RUN) synth --patients $(PATIENTS) --seed $(SEED) --out data/synthetic
+	$(RUN) synth --patients $(PATIENTS) --seed $(SEED) --out $(SYNTH_OUT)
 
 load: setup ## Load INPUT= (a folder of canonical CSVs) into the warehouse
 	$(RUN) load --source csv --input $(INPUT) --db $(DB)

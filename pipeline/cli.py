@@ -225,12 +225,17 @@ def run(input: Optional[Path] = typer.Option(None, "--input", help="Input folder
         seed: int = typer.Option(42, "--seed", help="Seed of the synthetic cohort."),
         out: Path = typer.Option(Path("reports"), "--out", help="Report folder parent."),
         by: Optional[GroupBy] = typer.Option(GroupBy.site, "--by", help="Group measures by this field."),
+        synth_out: Path = typer.Option(Path("data/synthetic"), "--synth-out", help="Where the synthetic cohort is written."),
+        fresh: bool = typer.Option(False, "--fresh", help="Start from an empty warehouse (deletes the --db file first)."),
         db: Path = DbOption, config: Optional[Path] = ConfigOption):
     """The whole job: (synth) -> load -> validate -> classify -> audit -> report."""
     cfg = _config(config)
     t0 = time.perf_counter()
+    if fresh and db.exists():
+        say(f"[fresh] removing the previous warehouse {db}")
+        db.unlink()
     if input is None:
-        input = Path("data/synthetic")
+        input = synth_out
         with _timed(f"synth {patients} patients (no --input given)"):
             from pipeline.synth import generate
             generate(patients, seed, input, progress=_progress("patients"))
