@@ -1,0 +1,16 @@
+"""The docstring examples of the public API and core modules run and pass."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["pipeline", "pipeline.config", "pipeline.codes", "pipeline.units", "pipeline.privacy"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
