@@ -57,12 +57,21 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
     return with_duplicate_marker(_end(t), COLUMNS["prescriptions"])
 
 
+# A dose range such as `325-650` (MIMIC) is a real prescription with an unknown dose: it is
+# staged with dose_amount empty rather than quarantined, and the dose rules see "unknown".
+_RANGE = r"^\d+(\.\d+)?\s*-\s*\d+(\.\d+)?$"
+
+
+def _is_range(col):
+    return clean(col).re_search(_RANGE).fill_null(False)
+
+
 def _number_checks(ctx: Context) -> list[Check]:
     v = ctx.config["validation"]
     out = []
     for col in ("dose_amount", "doses_per_day", "quantity"):
-        out.append(Check(f"bad_{col}", f"{col} must be a non-negative number",
-                         lambda t, c=col: is_bad_number(t[c]) | (parse_number(t[c]) < 0),
+        out.append(Check(f"bad_{col}", f"{col} must be a non-negative number (a range like 1-2 is read as unknown)",
+                         lambda t, c=col: (is_bad_number(t[c]) & ~_is_range(t[c])) | (parse_number(t[c]) < 0),
                          lambda t, c=col: quoted(t[c]) + ibis.literal(f" in {c} is not a non-negative number")))
     out += [
         Check("bad_duration_days", f"duration_days must be a whole number from 1 to {v['max_duration_days']}",

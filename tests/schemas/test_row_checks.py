@@ -47,6 +47,7 @@ LABS = {
 PRESCRIPTIONS = {
     "good": GOOD_RX,
     "good_name_only": {**GOOD_RX, "drug_code": "", "code_system": "", "drug_name": "Folic acid 5 mg tablets"},
+    "good_dose_range": {**GOOD_RX, "dose_amount": "1-2"},
     "missing_patient_id": {**GOOD_RX, "patient_id": ""},
     "unknown_patient": {**GOOD_RX, "patient_id": "NOBODY"},
     "missing_start_at": {**GOOD_RX, "start_at": ""},
