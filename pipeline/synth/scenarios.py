@@ -1,0 +1,380 @@
+"""The planted scenarios: each function writes one kind of patient (all of them in a chunk at
+once) and their truth rows. Labels follow docs/rules.md; numbers come from the config."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from pipeline.synth.builder import Group
+from pipeline.synth.events import (COMBINATION, CYANOCOBALAMIN, FOLIC_ACID, HYDROXOCOBALAMIN, IV_IRON,
+                                   IV_IRON_SUCROSE, LOW_DOSE_IRON, METHOTREXATE, NAPROXEN, OMEPRAZOLE, ORAL_IRON,
+                                   diagnosis, dispensing, lab, prescription, truth)
+
+SCENARIOS: dict[str, Callable] = {}
+
+
+def scenario(fn):
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+class Levels:
+    """Planted lab values, derived from the configured cut-offs with a wide margin."""
+
+    def __init__(self, cfg):
+        d, c = cfg["deficiency"], cfg["causes"]
+        self.ferritin_low = d["ferritin_deficient_ug_l"] * 0.3
+        self.ferritin_normal = d["ferritin_inflamed_deficient_ug_l"] * 1.6
+        self.tsat_low = d["tsat_deficient_pct"] * 0.6
+        self.b12_low = d["b12_deficient_pmol_l"] * 0.65
+        self.b12_mid = (d["b12_deficient_pmol_l"] + d["b12_indeterminate_pmol_l"]) / 2
+        self.b12_normal = d["b12_indeterminate_pmol_l"] * 1.8
+        self.folate_low = d["folate_deficient_nmol_l"] * 0.5
+        self.folate_normal = d["folate_deficient_nmol_l"] * 3
+        self.crp_high = max(c["crp_inflammation_mg_l"], d["crp_inflamed_mg_l"]) * 8
+        self.mcv_irida = c["irida_mcv_max_fl"] * 0.88
+        self.mcv_usual = (c["irida_mcv_max_fl"] + c["low_mcv_fl"]) / 2 + 2
+        self.tsat_irida = c["irida_tsat_max_pct"] * 0.5
+        self.ferritin_irida = c["irida_ferritin_min_ug_l"] * 1.4
+        self.rise_ok = cfg["response"]["min_rise_g_l"] * 2.5
+        self.rise_poor = cfg["response"]["min_rise_g_l"] * 0.2
+        self.wbc_ok = c["low_wbc_10e9_l"] * 2
+        self.platelets_ok = c["low_platelets_10e9_l"] * 1.7
+        self.fu_from, self.fu_to = cfg["response"]["followup_from_day"], cfg["response"]["followup_to_day"]
+        self.base_days = cfg["response"]["baseline_days"]
+        self.precedence = cfg["causes"]["precedence"]
+        self.jic_days = cfg["coprescribing"]["window_days"]
+        if self.ferritin_irida >= d["ferritin_deficient_ug_l"]:
+            raise ValueError("config leaves no room for an IRIDA-like ferritin below the deficiency cut-off")
+
+
+def hb_baseline(g: Group) -> np.ndarray:
+    """Anaemic baseline Hb, well below the sex-specific cut-off."""
+    return np.where(g.sex == "M", 100.0, 90.0) + g.jitter(-3, 3)
+
+
+def iron_patient(g: Group, L: Levels, *, drug=ORAL_IRON, test="ferritin", baseline=True, followup="respond",
+                 dispense_days=56, duration=56, mcv=None, route="oral", testing="tested_before") -> None:
+    prescription(g, drug, 0, duration)
+    pre = -g.days(7, 20)
+    if test == "ferritin":
+        lab(g, "ferritin", pre, L.ferritin_low * g.jitter(0.8, 1.2))
+    elif test == "ferritin_lt":
+        lab(g, "ferritin", pre, np.full(g.n, 5.0), comparator="<")
+    elif test == "tsat":
+        lab(g, "tsat", pre, L.tsat_low + g.jitter(-1, 1))
+    elif test == "normal":
+        lab(g, "ferritin", pre, L.ferritin_normal * g.jitter(0.9, 1.2))
+    elif test == "after":
+        lab(g, "ferritin", g.days(L.fu_from, 60), L.ferritin_low)
+    base = hb_baseline(g)
+    base_day = -g.days(1, min(14, L.base_days - 5))
+    if baseline:
+        lab(g, "hb", base_day, base)
+    lab(g, "mcv", base_day, mcv if mcv is not None else L.mcv_usual + g.jitter(-2, 2))
+    lab(g, "wbc", base_day, L.wbc_ok + g.jitter(-1, 1))
+    lab(g, "platelets", base_day, L.platelets_ok + g.jitter(-20, 20))
+    if followup:
+        rise = L.rise_ok if followup == "respond" else L.rise_poor
+        lab(g, "hb", g.days(L.fu_from + 7, L.fu_to - 14), base + rise + g.jitter(-1, 1))
+    if dispense_days:
+        dispensing(g, drug, 0, dispense_days)
+
+
+def iron_truth(g, L, testing, outcome, na="", causes=(), route="oral"):
+    truth(g, "iron", route, testing, outcome=outcome, na_reason=na, causes=causes, precedence=L.precedence)
+
+
+@scenario
+def iron_tested_responded(g, L):
+    iron_patient(g, L)
+    iron_truth(g, L, "tested_before", "responded")
+
+
+@scenario
+def iron_tested_lt_comparator_responded(g, L):
+    iron_patient(g, L, test="ferritin_lt")
+    iron_truth(g, L, "tested_before", "responded")
+
+
+@scenario
+def iron_tsat_tested_responded(g, L):
+    iron_patient(g, L, test="tsat")
+    iron_truth(g, L, "tested_before", "responded")
+
+
+@scenario
+def iron_tested_after_only(g, L):
+    iron_patient(g, L, test="after")
+    iron_truth(g, L, "tested_after_only", "responded")
+
+
+@scenario
+def iron_never_tested(g, L):
+    iron_patient(g, L, test=None)
+    iron_truth(g, L, "never_tested", "responded")
+
+
+@scenario
+def iron_despite_normal_ferritin(g, L):
+    iron_patient(g, L, test="normal", followup="fail")
+    iron_truth(g, L, "tested_before", "failed", causes=("wrong_diagnosis",))
+
+
+@scenario
+def iron_no_baseline_hb(g, L):
+    iron_patient(g, L, baseline=False)
+    iron_truth(g, L, "tested_before", "not_assessable", na="no_baseline_hb")
+
+
+@scenario
+def iron_no_followup_hb(g, L):
+    iron_patient(g, L, followup=None)
+    iron_truth(g, L, "tested_before", "not_assessable", na="no_followup_hb")
+
+
+@scenario
+def iron_no_hb(g, L):
+    iron_patient(g, L, baseline=False, followup=None, test=None)
+    iron_truth(g, L, "never_tested", "not_assessable", na="no_hb")
+
+
+@scenario
+def iron_iv_responded(g, L):
+    iron_patient(g, L, drug=IV_IRON, dispense_days=None, duration=1)
+    iron_truth(g, L, "tested_before", "responded", route="iv")
+
+
+@scenario
+def failed_low_dose(g, L):
+    iron_patient(g, L, drug=LOW_DOSE_IRON, followup="fail")
+    iron_truth(g, L, "tested_before", "failed", causes=("low_dose",))
+
+
+@scenario
+def failed_short_course(g, L):
+    iron_patient(g, L, followup="fail", duration=10, dispense_days=10)
+    iron_truth(g, L, "tested_before", "failed", causes=("short_course", "non_adherence"))
+
+
+@scenario
+def failed_non_adherence(g, L):
+    iron_patient(g, L, followup="fail", dispense_days=7)
+    iron_truth(g, L, "tested_before", "failed", causes=("non_adherence",))
+
+
+@scenario
+def failed_adherence_unknown(g, L):
+    iron_patient(g, L, followup="fail", dispense_days=None)
+    iron_truth(g, L, "tested_before", "failed", causes=("adherence_unknown",))
+
+
+@scenario
+def failed_blood_loss_gi(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "K92.2", -g.days(10, 40))
+    iron_truth(g, L, "tested_before", "failed", causes=("blood_loss",))
+
+
+@scenario
+def failed_blood_loss_nsaid(g, L):
+    iron_patient(g, L, followup="fail")
+    prescription(g, NAPROXEN, -g.days(20, 60), 120)
+    iron_truth(g, L, "tested_before", "failed", causes=("blood_loss",))
+
+
+@scenario
+def failed_malabsorption_coeliac(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "K90.0", -g.days(200, 900))
+    iron_truth(g, L, "tested_before", "failed", causes=("malabsorption",))
+
+
+@scenario
+def failed_malabsorption_ppi(g, L):
+    iron_patient(g, L, followup="fail")
+    prescription(g, OMEPRAZOLE, -g.days(20, 60), 180)
+    iron_truth(g, L, "tested_before", "failed", causes=("malabsorption",))
+
+
+@scenario
+def failed_inflammation_crp(g, L):
+    iron_patient(g, L, followup="fail")
+    lab(g, "crp", -g.days(1, 10), L.crp_high * g.jitter(0.9, 1.5))
+    iron_truth(g, L, "tested_before", "failed", causes=("inflammation",))
+
+
+@scenario
+def failed_inflammation_ckd(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "N18.4", -g.days(100, 700))
+    iron_truth(g, L, "tested_before", "failed", causes=("inflammation",))
+
+
+@scenario
+def failed_marrow(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "D46.9", -g.days(60, 400))
+    iron_truth(g, L, "tested_before", "failed", causes=("marrow",))
+
+
+@scenario
+def failed_haemolysis(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "D59.1", -g.days(30, 300))
+    iron_truth(g, L, "tested_before", "failed", causes=("haemolysis",))
+
+
+@scenario
+def failed_irida_like(g, L):
+    iron_patient(g, L, followup="fail", test=None, mcv=L.mcv_irida + g.jitter(-2, 2))
+    pre = -g.days(7, 20)
+    lab(g, "ferritin", pre, L.ferritin_irida + g.jitter(0, 2))
+    lab(g, "tsat", pre, L.tsat_irida + g.jitter(-1, 1))
+    iron_truth(g, L, "tested_before", "failed", causes=("irida_suspected",))
+
+
+@scenario
+def failed_unexplained(g, L):
+    iron_patient(g, L, followup="fail")
+    iron_truth(g, L, "tested_before", "failed", causes=("unexplained",))
+
+
+@scenario
+def failed_escalated_to_iv(g, L):
+    iron_patient(g, L, followup=None)
+    prescription(g, IV_IRON_SUCROSE, g.days(L.fu_from + 2, L.fu_from + 6), 1)
+    iron_truth(g, L, "tested_before", "failed", causes=("unexplained",))
+
+
+@scenario
+def failed_blood_loss_and_inflammation(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "K92.2", -g.days(10, 40))
+    lab(g, "crp", -g.days(1, 10), L.crp_high)
+    iron_truth(g, L, "tested_before", "failed", causes=("blood_loss", "inflammation"))
+
+
+def _single(g, L, drug, agent, route, test, value, testing, day=0, excluded=""):
+    prescription(g, drug, day, 90)
+    if test == "before":
+        lab(g, agent, -g.days(5, 30), value)
+    elif test == "after":
+        lab(g, agent, g.days(5, 60), value)
+    lab(g, "hb", -g.days(1, 10), hb_baseline(g) + 15)
+    truth(g, agent, route, testing, excluded=excluded, start_day=day)
+
+
+@scenario
+def b12_tested_deficient(g, L):
+    _single(g, L, HYDROXOCOBALAMIN, "b12", "im", "before", L.b12_low, "tested_before")
+
+
+@scenario
+def b12_never_tested(g, L):
+    _single(g, L, CYANOCOBALAMIN, "b12", "oral", None, None, "never_tested")
+
+
+@scenario
+def b12_tested_after_only(g, L):
+    _single(g, L, CYANOCOBALAMIN, "b12", "oral", "after", L.b12_low, "tested_after_only")
+
+
+@scenario
+def b12_despite_normal(g, L):
+    _single(g, L, CYANOCOBALAMIN, "b12", "oral", "before", L.b12_normal, "tested_before")
+
+
+@scenario
+def b12_indeterminate(g, L):
+    _single(g, L, HYDROXOCOBALAMIN, "b12", "im", "before", L.b12_mid, "tested_before")
+
+
+@scenario
+def folate_tested_deficient(g, L):
+    _single(g, L, FOLIC_ACID, "folate", "oral", "before", L.folate_low, "tested_before")
+
+
+@scenario
+def folate_never_tested(g, L):
+    _single(g, L, FOLIC_ACID, "folate", "oral", None, None, "never_tested")
+
+
+@scenario
+def folate_tested_after_only(g, L):
+    _single(g, L, FOLIC_ACID, "folate", "oral", "after", L.folate_low, "tested_after_only")
+
+
+@scenario
+def folate_despite_normal(g, L):
+    _single(g, L, FOLIC_ACID, "folate", "oral", "before", L.folate_normal, "tested_before")
+
+
+@scenario
+def jic_folate_with_iron(g, L):
+    iron_patient(g, L)
+    iron_truth(g, L, "tested_before", "responded")
+    prescription(g, FOLIC_ACID, 0, 90)
+    truth(g, "folate", "oral", "never_tested", jic=True)
+
+
+@scenario
+def jic_b12_with_iron(g, L):
+    iron_patient(g, L)
+    iron_truth(g, L, "tested_before", "responded")
+    day = int(L.jic_days // 2)
+    prescription(g, CYANOCOBALAMIN, day, 90)
+    truth(g, "b12", "oral", "never_tested", jic=True, start_day=day)
+
+
+@scenario
+def jic_combination_product(g, L):
+    iron_patient(g, L, drug=COMBINATION)
+    iron_truth(g, L, "tested_before", "responded")
+    truth(g, "folate", "oral", "never_tested", jic=True)
+
+
+@scenario
+def folate_tested_with_iron_not_jic(g, L):
+    iron_patient(g, L)
+    iron_truth(g, L, "tested_before", "responded")
+    prescription(g, FOLIC_ACID, 0, 90)
+    lab(g, "folate", -g.days(5, 30), L.folate_low)
+    truth(g, "folate", "oral", "tested_before", jic=False)
+
+
+@scenario
+def b12_long_after_iron_not_jic(g, L):
+    iron_patient(g, L)
+    iron_truth(g, L, "tested_before", "responded")
+    day = int(L.jic_days * 4)
+    prescription(g, CYANOCOBALAMIN, day, 90)
+    truth(g, "b12", "oral", "never_tested", jic=False, start_day=day)
+
+
+@scenario
+def excluded_pregnancy_folate(g, L):
+    _single(g, L, FOLIC_ACID, "folate", "oral", None, None, "never_tested", excluded="pregnancy_folate_prophylaxis")
+
+
+@scenario
+def excluded_methotrexate_folate(g, L):
+    prescription(g, METHOTREXATE, -g.days(10, 40), 180)
+    _single(g, L, FOLIC_ACID, "folate", "oral", None, None, "never_tested", excluded="methotrexate_folate")
+
+
+@scenario
+def excluded_pernicious_anaemia_b12(g, L):
+    diagnosis(g, "D51.0", -g.days(400, 1500))
+    _single(g, L, HYDROXOCOBALAMIN, "b12", "im", None, None, "never_tested",
+            excluded="pernicious_anaemia_maintenance")
+
+
+PREGNANT = {"excluded_pregnancy_folate"}
+# Relative frequency of each scenario after the first patients (who cover every scenario once).
+WEIGHTS = {name: 1.0 for name in SCENARIOS}
+WEIGHTS.update(iron_tested_responded=6, iron_never_tested=4, iron_tested_after_only=2, iron_no_followup_hb=4,
+               b12_never_tested=3, folate_never_tested=3, jic_folate_with_iron=3, jic_combination_product=2,
+               failed_unexplained=0.5, failed_irida_like=0.2)
