@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["pipeline", "pipeline.config", "pipeline.codes", "pipeline.units", "pipeline.privacy"]
+MODULES = ["pipeline", "pipeline.config", "pipeline.codes", "pipeline.units", "pipeline.privacy", "pipeline.timeline"]
 
 
 @pytest.mark.parametrize("name", MODULES)
