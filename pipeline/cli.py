@@ -255,13 +255,14 @@ def run(input: Optional[Path] = typer.Option(None, "--input", help="Input folder
 
 @app.command()
 def explain(patient: str = typer.Option(..., "--patient", help="Pseudonymous patient id."),
+            all_rows: bool = typer.Option(False, "--all", help="Also show rows the code lists do not map."),
             db: Path = DbOption, config: Optional[Path] = ConfigOption):
     """Print one patient's timeline and each episode's classification with the rows behind it (local use only)."""
     from pipeline.explain import explain_patient
     from pipeline.warehouse import connect
     con = connect(db, read_only=True)
     try:
-        say(explain_patient(con, patient, _config(config)))
+        say(explain_patient(con, patient, _config(config), everything=all_rows))
     finally:
         con.disconnect()
 

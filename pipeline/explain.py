@@ -43,26 +43,35 @@ def _for_patient(staged: Staged, pid: str) -> Staged:
     return Staged(*(pick(getattr(staged, f)) for f in Staged.__dataclass_fields__))
 
 
-def _timeline(st: Staged) -> list[tuple]:
+def _timeline(st: Staged, everything: bool) -> list[tuple]:
+    """(time, has_time, kind, row_id, text, mapped) per staged row of the patient; rows the
+    code lists do not map are left out unless `everything`."""
+    return [e[:5] for e in _events(st) if everything or e[5]]
+
+
+def _events(st: Staged) -> list[tuple]:
     ev = []
     for r in st.labs.to_pandas().itertuples():
         name = r.analyte if isinstance(r.analyte, str) else f"unmapped test '{_s(r.test_name) or _s(r.loinc)}'"
         ev.append((r.taken_at, r.taken_at_has_time, "lab", r.row_id,
-                   f"{name} {_s(r.comparator)}{_v(r.value_num)} {_s(r.unit)}".rstrip()))
+                   f"{name} {_s(r.comparator)}{_v(r.value_num)} {_s(r.unit)}".rstrip(), isinstance(r.analyte, str)))
     for r in st.prescriptions.to_pandas().itertuples():
         dose = f", {_v(r.elemental_iron_mg_per_day)} mg Fe/day" if not pd.isna(r.elemental_iron_mg_per_day) else ""
         end = f", to {_when(r.end_at, False)}" if not pd.isna(r.end_at) else ""
         supply = f", {_v(r.days_supply)} days" if not pd.isna(r.days_supply) else ""
         ev.append((r.start_at, r.start_has_time, "prescription", r.row_id,
-                   f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}, {_s(r.route) or 'route?'}]{dose}{supply}{end}"))
+                   f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}, {_s(r.route) or 'route?'}]{dose}{supply}{end}",
+                   bool(_s(r.drug_class))))
     if st.dispensings is not None:
         for r in st.dispensings.to_pandas().itertuples():
             ev.append((r.dispensed_at, r.dispensed_has_time, "dispensing", r.row_id,
-                       f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}], {_v(r.days_supply)} days supply"))
+                       f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}], {_v(r.days_supply)} days supply",
+                       bool(_s(r.drug_class))))
     if st.diagnoses is not None:
         for r in st.diagnoses.to_pandas().itertuples():
             ev.append((r.recorded_at, r.recorded_has_time, "diagnosis", r.row_id,
-                       f"{_s(r.coding_system)} {_s(r.code)} ({_s(r.condition_group) or 'unmapped'})"))
+                       f"{_s(r.coding_system)} {_s(r.code)} ({_s(r.condition_group) or 'unmapped'})",
+                       bool(_s(r.condition_group))))
     return sorted(ev, key=lambda e: (e[0], e[3]))
 
 
@@ -96,9 +105,10 @@ def _row(table, row_id) -> str:
     return "no row" if row_id is None or pd.isna(row_id) else f"{table} #{int(row_id)}"
 
 
-def explain_patient(con: ibis.BaseBackend, patient_id: str, config: Config) -> str:
-    """A readable account of one patient: timeline, then each episode's classification with
-    the rows behind it. UserError when the patient is not in stg_patients."""
+def explain_patient(con: ibis.BaseBackend, patient_id: str, config: Config, everything: bool = False) -> str:
+    """A readable account of one patient: timeline (rows the code lists map; all rows when
+    `everything`), then each episode's classification with the rows behind it. UserError
+    when the patient is not in stg_patients."""
     st = _for_patient(read_staged(con), patient_id)
     pt = st.patients.to_pandas()
     if pt.empty:
@@ -107,9 +117,10 @@ def explain_patient(con: ibis.BaseBackend, patient_id: str, config: Config) -> s
     tables = build(st, config)
     ep = tables["episodes"].to_pandas().sort_values(["start_at", "episode_id"])
     outcomes, fc = tables["iron_outcomes"].to_pandas(), tables["failure_causes"].to_pandas()
-    out = [f"Patient {patient_id} (sex {_s(p.sex) or '?'}, age band {_s(p.age_band) or '?'}, site {_s(p.site) or '?'})",
-           "", "Timeline"]
-    for at, has_time, kind, rid, text in _timeline(st):
+    born = f"born {int(p.birth_year)}" if not pd.isna(p.birth_year) else f"age band {_s(p.age_band) or '?'}"
+    out = [f"Patient {patient_id} (sex {_s(p.sex) or '?'}, {born}, site {_s(p.site) or '?'})",
+           "", "Timeline" + ("" if everything else " (rows the code lists map; --all shows every row)")]
+    for at, has_time, kind, rid, text in _timeline(st, everything):
         out.append(f"  {_when(at, has_time):16}  {kind:12}  #{rid:<8} {text}")
     if st.dispensings is None:
         out.append("  (no dispensings table in the warehouse: adherence is unknown)")

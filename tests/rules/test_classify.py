@@ -128,3 +128,18 @@ def test_rule_config_values_are_checked(classified, overrides, message):
     _, con, _ = classified
     with pytest.raises(UserError, match=message):
         classify_with(overrides, con)
+
+
+def test_explain_hides_unmapped_rows_unless_asked(tmp_path):
+    from pipeline.config import load_config
+    from tests.conftest import GOOD_LAB, GOOD_PATIENT, GOOD_RX, load_and_validate, write_input
+    labs = [GOOD_LAB, {**GOOD_LAB, "loinc": "", "test_name": "Sodium", "value": "140", "unit": "mmol/L"}]
+    rx = [GOOD_RX, {**GOOD_RX, "drug_code": "", "code_system": "", "drug_name": "Spironolactone 25 mg tablets"}]
+    con, _ = load_and_validate(write_input(tmp_path / "in", patients=[GOOD_PATIENT], labs=labs, prescriptions=rx),
+                               tmp_path / "w.duckdb")
+    from pipeline.classify import classify
+    classify(con, load_config())
+    short = explain_patient(con, "P1", load_config())
+    full = explain_patient(con, "P1", load_config(), everything=True)
+    assert "Sodium" not in short and "Spironolactone" not in short and "Ferrous sulfate" in short
+    assert "Sodium" in full and "Spironolactone" in full
