@@ -126,16 +126,30 @@ def print_reconciliation(rows: list[dict]) -> None:
     say("  reconciliation: raw = staged + quarantined for every file" if ok else "  RECONCILIATION FAILED")
 
 
-def do_validate(db: Path, cfg) -> list[dict]:
-    from pipeline.validate import validate as run_validate
+def on_warehouse(db: Path, step, *args, read_only: bool = False, **kwargs):
+    """Run step(con, *args, **kwargs) on the warehouse and close it whatever happens."""
     from pipeline.warehouse import connect
-    con = connect(db)
+    if not Path(db).exists():
+        raise UserError(f"warehouse not found: {db} (run `anemia-audit load` first, or pass --db)")
+    con = connect(db, read_only=read_only)
     try:
-        if not any(t.startswith("raw_") for t in con.list_tables()):
-            raise UserError(f"{db}: no raw tables; run `anemia-audit load` first")
-        rows = run_validate(con, cfg, progress=say)
+        return step(con, *args, **kwargs)
     finally:
         con.disconnect()
+
+
+def _require(con, prefix: str, db: Path, command: str) -> None:
+    if not any(t.startswith(prefix) for t in con.list_tables()):
+        raise UserError(f"{db}: no {prefix}* tables; run `anemia-audit {command}` first")
+
+
+def do_validate(db: Path, cfg) -> list[dict]:
+    from pipeline.validate import validate as run_validate
+
+    def step(con):
+        _require(con, "raw_", db, "load")
+        return run_validate(con, cfg, progress=say)
+    rows = on_warehouse(db, step)
     print_reconciliation(rows)
     return rows
 
@@ -149,12 +163,11 @@ def validate(db: Path = DbOption, config: Optional[Path] = ConfigOption):
 
 def do_classify(db: Path, cfg) -> dict:
     from pipeline.classify import classify as run_classify
-    from pipeline.warehouse import connect
-    con = connect(db)
-    try:
-        counts = run_classify(con, cfg)
-    finally:
-        con.disconnect()
+
+    def step(con):
+        _require(con, "stg_", db, "validate")
+        return run_classify(con, cfg)
+    counts = on_warehouse(db, step)
     say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
     return counts
 
@@ -168,12 +181,7 @@ def classify(db: Path = DbOption, config: Optional[Path] = ConfigOption):
 
 def do_audit(db: Path, cfg) -> dict:
     from pipeline.audit import run_audit
-    from pipeline.warehouse import connect
-    con = connect(db)
-    try:
-        counts = run_audit(con, cfg)
-    finally:
-        con.disconnect()
+    counts = on_warehouse(db, run_audit, cfg)
     say(f"  {len(counts)} measures written to aud_* tables")
     return counts
 
@@ -187,13 +195,7 @@ def audit(db: Path = DbOption, config: Optional[Path] = ConfigOption):
 
 def do_report(db: Path, out: Path, cfg, period_from, period_to, by, manifest_extra=None) -> Path:
     from pipeline.report import build_report
-    from pipeline.warehouse import connect
-    con = connect(db)
-    try:
-        folder = build_report(con, out, cfg, period_from, period_to, by, manifest_extra=manifest_extra)
-    finally:
-        con.disconnect()
-    return folder
+    return on_warehouse(db, build_report, out, cfg, period_from, period_to, by, manifest_extra=manifest_extra)
 
 
 def _date(value: Optional[str], name: str) -> Optional[date]:
@@ -259,12 +261,7 @@ def explain(patient: str = typer.Option(..., "--patient", help="Pseudonymous pat
             db: Path = DbOption, config: Optional[Path] = ConfigOption):
     """Print one patient's timeline and each episode's classification with the rows behind it (local use only)."""
     from pipeline.explain import explain_patient
-    from pipeline.warehouse import connect
-    con = connect(db, read_only=True)
-    try:
-        say(explain_patient(con, patient, _config(config), everything=all_rows))
-    finally:
-        con.disconnect()
+    say(on_warehouse(db, explain_patient, patient, _config(config), everything=all_rows, read_only=True))
 
 
 @app.command()
@@ -273,12 +270,7 @@ def codes(unmapped: bool = typer.Option(True, "--unmapped/--all", help="List sou
           db: Path = DbOption):
     """Code-list coverage: source codes and names in the audited domains that no list maps."""
     from pipeline.coverage import unmapped as find_unmapped
-    from pipeline.warehouse import connect
-    con = connect(db, read_only=True)
-    try:
-        df = find_unmapped(con, limit=limit)
-    finally:
-        con.disconnect()
+    df = on_warehouse(db, find_unmapped, limit=limit, read_only=True)
     say("no unmapped codes in the audited domains" if df.empty else df.to_string(index=False))
 
 

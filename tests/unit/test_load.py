@@ -117,3 +117,10 @@ def test_file_level_problems_stop_with_one_clear_line(tmp_path, problem):
     assert "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and expected in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "classify", "audit", "explain --patient P1", "codes"])
+def test_commands_on_a_missing_warehouse_say_so(tmp_path, command):
+    r = _cli(*command.split(), "--db", str(tmp_path / "none.duckdb"), cwd=tmp_path)
+    assert r.returncode == 2 and "warehouse not found" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "none.duckdb").exists()
