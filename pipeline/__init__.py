@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["open_warehouse", "classify_with", "Warehouse"]
+__all__ = ["open_warehouse", "classify_with", "Warehouse", "build_demo_warehouse"]
 
 
 class Warehouse:
@@ -69,8 +69,25 @@ def open_warehouse(path: str | Path = "data/processed/audit.duckdb") -> Warehous
     return Warehouse(path)
 
 
+def build_demo_warehouse(path: str | Path, patients: int = 300, seed: int = 1) -> Path:
+    """A new synthetic warehouse (synth, load, validate, classify, audit) at `path`."""
+    from pipeline.demo import build_demo_warehouse as _build
+    return _build(path, patients, seed)
+
+
 def classify_with(overrides: dict, path: str | Path = "data/processed/audit.duckdb") -> dict:
     """Episodes, iron outcomes and failure causes recomputed with `overrides` (e.g.
-    `{"testing": {"lookback_days": 180}}`), as Ibis tables; nothing is written."""
+    `{"testing": {"lookback_days": 180}}`), as Ibis tables; nothing is written.
+
+        >>> import tempfile
+        >>> demo = build_demo_warehouse(Path(tempfile.mkdtemp()) / "demo.duckdb", patients=120)
+        >>> strict = classify_with({"testing": {"lookback_days": 1}}, demo)
+        >>> sorted(strict)
+        ['episodes', 'failure_causes', 'iron_outcomes']
+        >>> def tested(episodes):
+        ...     return int((episodes.testing_status == "tested_before").sum().to_pandas())
+        >>> tested(strict["episodes"]) < tested(open_warehouse(demo).episodes)
+        True
+    """
     from pipeline.classify import classify_with as _classify_with
     return _classify_with(overrides, open_warehouse(path).con)

@@ -1,0 +1,155 @@
+"""Small-number disclosure control for the released measure tables.
+
+Rules (`[disclosure]` in defaults.toml; docs/measures.md):
+
+1. **Primary suppression.** A cell (measure x category x period x group) is withheld when
+   its numerator, its denominator or its complement (denominator - numerator) is between 1
+   and `threshold` (default 7). The complement matters because "5 of 6 were untested"
+   discloses that one patient was tested. Zero is not disclosive and is released.
+2. **Secondary suppression.** The released tables add up: the groups of one breakdown
+   (site, specialty, sex, age band) sum to the 'all' row of the same period, and the three
+   months of a quarter sum to the quarter. For every such equation (a total and its parts),
+   a lone withheld cell could be recovered by subtraction, so while an equation has exactly
+   one withheld member, the smallest released part (by denominator) is withheld too (the
+   total when no part is left). When the total is released, the withheld parts together
+   are also known, so they are widened until their summed numerator and complement are 0
+   or above the threshold. Repeated until no equation changes.
+3. **Rounding.** Released numerators and denominators are rounded to the nearest multiple
+   of `rounding` (default 5; 0 = none), never down into 1..threshold. This blurs
+   differences between overlapping tables (e.g. B12 + folate episodes = the
+   just-in-case denominator) that the equations above do not cover.
+4. A withheld cell releases no numerator, denominator, rate or confidence interval.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"numerator": [3, 40], "denominator": [50, 60]})
+    >>> primary_suppression(t.numerator, t.denominator, threshold=7).tolist()
+    [True, False]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import UserError
+
+Constraint = tuple[int, list[int]]
+CELL_KEYS = ("measure_id", "category", "period_type", "period_start", "group_by", "group_value")
+
+
+def settings(config) -> tuple[int, int]:
+    """(threshold, rounding) from `[disclosure]`, checked."""
+    threshold, rounding = config["disclosure"]["threshold"], config["disclosure"]["rounding"]
+    if not isinstance(threshold, int) or not isinstance(rounding, int) or threshold < 0 or rounding < 0:
+        raise UserError(f"{config.origin}: disclosure.threshold and disclosure.rounding must be whole numbers >= 0")
+    return threshold, rounding
+
+
+def is_small(counts, threshold: int) -> np.ndarray:
+    """Counts from 1 to `threshold` inclusive."""
+    c = np.asarray(counts, dtype="int64")
+    return (c >= 1) & (c <= threshold)
+
+
+def primary_suppression(numerator, denominator, threshold: int) -> np.ndarray:
+    """Rule 1: numerator, denominator or complement between 1 and the threshold."""
+    num = np.asarray(numerator, dtype="int64")
+    den = np.asarray(denominator, dtype="int64")
+    return is_small(num, threshold) | is_small(den, threshold) | is_small(den - num, threshold)
+
+
+def table_constraints(cells: pd.DataFrame) -> list[Constraint]:
+    """The additive equations of a measure table (positional row indices): groups of one
+    breakdown sum to the 'all' row of their period; months sum to their quarter, for every
+    group. `cells` has the CELL_KEYS columns (period_start as dates)."""
+    t = cells.reset_index(drop=True)
+    start = pd.to_datetime(t.period_start)
+    quarter = start.dt.to_period("Q").dt.start_time
+    totals: dict[tuple, int] = {}
+    parts: dict[tuple, list[int]] = {}
+    rows = zip(t.measure_id, t.category, t.period_type, start, quarter, t.group_by, t.group_value)
+    for i, (measure, category, ptype, begin, q, group_by, value) in enumerate(rows):
+        period = (measure, category, ptype, begin)
+        if group_by == "all":
+            totals[("group", period)] = i
+        else:
+            parts.setdefault(("group", period, group_by), []).append(i)
+        cell = (measure, category, group_by, value, q)
+        if ptype == "quarter":
+            totals[("time", cell)] = i
+        elif ptype == "month":
+            parts.setdefault(("time", cell), []).append(i)
+    out: list[Constraint] = []
+    for key, members in parts.items():
+        total = totals.get(key[:2])
+        if total is not None:
+            out.append((total, members))
+    return out
+
+
+def secondary_suppression(numerator, denominator, suppressed, constraints: Sequence[Constraint],
+                          threshold: int) -> np.ndarray:
+    """Rule 2 applied until stable; returns the new withheld mask (a superset)."""
+    num = np.asarray(numerator, dtype="int64")
+    comp = np.asarray(denominator, dtype="int64") - num
+    den = num + comp
+    out = np.array(suppressed, dtype=bool)
+    changed = True
+    while changed:
+        changed = False
+        for total, parts in constraints:
+            pick = _next_to_withhold(total, parts, out, num, comp, den, threshold)
+            if pick is not None:
+                out[pick] = True
+                changed = True
+    return out
+
+
+def _next_to_withhold(total: int, parts: list[int], out: np.ndarray, num, comp, den, threshold: int):
+    hidden = [i for i in parts if out[i]]
+    n_hidden = len(hidden) + bool(out[total])
+    if n_hidden == 0:
+        return None
+    if n_hidden == 1 or (not out[total] and _sum_is_small(hidden, num, comp, threshold)):
+        shown = sorted((i for i in parts if not out[i]), key=lambda i: (den[i], num[i], i))
+        if shown:
+            return shown[0]
+        return None if out[total] else total
+    return None
+
+
+def _sum_is_small(hidden: list[int], num, comp, threshold: int) -> bool:
+    return bool(is_small([num[hidden].sum()], threshold)[0] or is_small([comp[hidden].sum()], threshold)[0])
+
+
+def round_counts(counts, base: int, threshold: int) -> np.ndarray:
+    """Rule 3: nearest multiple of `base` (halves up); a non-zero count never lands in
+    0..threshold (it goes to the first multiple above the threshold). base 0: unchanged."""
+    c = np.asarray(counts, dtype="int64")
+    if base <= 0:
+        return c
+    rounded = np.floor(c / base + 0.5).astype("int64") * base
+    floor = (threshold // base + 1) * base
+    return np.where((c > 0) & (rounded <= threshold), floor, rounded)
+
+
+def apply(cells: pd.DataFrame, threshold: int, rounding: int) -> pd.DataFrame:
+    """The measure table with `is_suppressed`, `suppression` ('primary', 'secondary' or
+    null) and the released counts (`released_numerator`, `released_denominator`: rounded,
+    null when withheld). Row order is kept, and does not change the result: cells are
+    considered in key order."""
+    keys = [k for k in CELL_KEYS if k in cells.columns]
+    t = cells.reset_index(drop=True).copy()
+    order = t.sort_values(keys, kind="stable").index
+    s = t.loc[order].reset_index(drop=True)
+    primary = primary_suppression(s.numerator, s.denominator, threshold)
+    withheld = secondary_suppression(s.numerator, s.denominator, primary, table_constraints(s), threshold)
+    s["is_suppressed"] = withheld
+    s["suppression"] = pd.Series(np.where(primary, "primary", np.where(withheld, "secondary", None)), dtype="object")
+    for col in ("numerator", "denominator"):
+        released = pd.Series(round_counts(s[col], rounding, threshold), dtype="Int64")
+        s[f"released_{col}"] = released.mask(withheld)
+    s.index = order
+    return s.sort_index()
