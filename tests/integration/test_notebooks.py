@@ -33,7 +33,7 @@ def test_pair_is_in_sync_and_has_no_outputs(source):
 def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nb")
     db = tmp / "audit.duckdb"
-    r = subprocess.run([str(Path(sys.executable).parent / "anemia-audit"), "run", "--fresh", "--patients", "400",
+    r = subprocess.run([str(Path(sys.executable).parent / "anemia-audit"), "run", "--fresh", "--patients", "3000",
                         "--seed", "3", "--db", str(db), "--out", str(tmp / "reports"), "--synth-out", str(tmp / "syn")],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

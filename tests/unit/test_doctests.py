@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["pipeline", "pipeline.config", "pipeline.codes", "pipeline.units", "pipeline.privacy", "pipeline.timeline"]
+MODULES = ["pipeline", "pipeline.config", "pipeline.codes", "pipeline.units", "pipeline.privacy", "pipeline.timeline",
+           "pipeline.charts", "pipeline.measures"]
 
 
 @pytest.mark.parametrize("name", MODULES)
