@@ -1,4 +1,4 @@
-"""End-to-end benchmark: synth -> load -> validate -> classify -> audit on N patients.
+"""End-to-end benchmark: synth -> load -> validate -> classify -> audit -> report on N patients.
 
     .venv/bin/python bench/run_bench.py --patients 100000 [--patients 1000000]
 
@@ -39,6 +39,7 @@ def run(patients: int, workdir: Path) -> list[tuple[str, float, float]]:
         ("validate", ["validate", "--db", str(db)]),
         ("classify", ["classify", "--db", str(db)]),
         ("audit", ["audit", "--db", str(db)]),
+        ("report", ["report", "--db", str(db), "--out", str(workdir / "reports"), "--by", "site"]),
     ]
     return [step(n, a) for n, a in steps]
 
