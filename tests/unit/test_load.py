@@ -124,3 +124,11 @@ def test_commands_on_a_missing_warehouse_say_so(tmp_path, command):
     r = _cli(*command.split(), "--db", str(tmp_path / "none.duckdb"), cwd=tmp_path)
     assert r.returncode == 2 and "warehouse not found" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_excel_style_csv_with_bom_crlf_and_capitalised_headers(tmp_path):
+    folder = write_input(tmp_path / "in")
+    (folder / "patients.csv").write_bytes(b"\xef\xbb\xbfPatient_ID,Sex,Birth_Year\r\nP1,F,1960\r\n")
+    con, summary, _ = _load(folder, tmp_path / "w.duckdb")
+    rows = con.con.execute("select patient_id, sex, birth_year from raw_patients").fetchall()
+    assert rows == [("P1", "F", "1960")]
