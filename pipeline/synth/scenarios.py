@@ -42,6 +42,9 @@ class Levels:
         self.rise_poor = cfg["response"]["min_rise_g_l"] * 0.2
         self.wbc_ok = c["low_wbc_10e9_l"] * 2
         self.platelets_ok = c["low_platelets_10e9_l"] * 1.7
+        a = cfg["anaemia"]
+        self.hb_base_women = min(a["hb_cutoff_women_g_l"], a["hb_cutoff_unknown_sex_g_l"]) * 0.75
+        self.hb_base_men = a["hb_cutoff_men_g_l"] * 0.77
         self.fu_from, self.fu_to = cfg["response"]["followup_from_day"], cfg["response"]["followup_to_day"]
         self.base_days = cfg["response"]["baseline_days"]
         self.precedence = cfg["causes"]["precedence"]
@@ -50,9 +53,9 @@ class Levels:
             raise ValueError("config leaves no room for an IRIDA-like ferritin below the deficiency cut-off")
 
 
-def hb_baseline(g: Group) -> np.ndarray:
-    """Anaemic baseline Hb, well below the sex-specific cut-off."""
-    return np.where(g.sex == "M", 100.0, 90.0) + g.jitter(-3, 3)
+def hb_baseline(g: Group, L: "Levels") -> np.ndarray:
+    """Anaemic baseline Hb, well below the sex-specific cut-off (women's cut-off for unknown sex)."""
+    return np.where(g.sex == "M", L.hb_base_men, L.hb_base_women) + g.jitter(-3, 3)
 
 
 def iron_patient(g: Group, L: Levels, *, drug=ORAL_IRON, test="ferritin", baseline=True, followup="respond",
@@ -69,7 +72,7 @@ def iron_patient(g: Group, L: Levels, *, drug=ORAL_IRON, test="ferritin", baseli
         lab(g, "ferritin", pre, L.ferritin_normal * g.jitter(0.9, 1.2))
     elif test == "after":
         lab(g, "ferritin", g.days(L.fu_from, 60), L.ferritin_low)
-    base = hb_baseline(g)
+    base = hb_baseline(g, L)
     base_day = -g.days(1, min(14, L.base_days - 5))
     if baseline:
         lab(g, "hb", base_day, base)
@@ -263,7 +266,7 @@ def _single(g, L, drug, agent, route, test, value, testing, day=0, excluded=""):
         lab(g, agent, -g.days(5, 30), value)
     elif test == "after":
         lab(g, agent, g.days(5, 60), value)
-    lab(g, "hb", -g.days(1, 10), hb_baseline(g) + 15)
+    lab(g, "hb", -g.days(1, 10), hb_baseline(g, L) + L.rise_poor)
     truth(g, agent, route, testing, excluded=excluded, start_day=day)
 
 
