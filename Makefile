@@ -17,7 +17,7 @@ BY ?= site
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run synth load validate classify audit report test test-fast bench notebook browser clean
+.PHONY: help setup run synth load validate classify audit report lint format test test-fast bench notebook browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,7 +58,15 @@ report: setup ## Scheduled batch: audit + report for PERIOD_FROM=YYYY-MM-DD PERI
 browser: ## Install Debian's chromium for the HTML report tests (needs root or sudo)
 	@bash scripts/ensure-chromium.sh
 
-test: setup browser ## Run the whole test suite (installs chromium for the browser tests)
+lint: setup ## ruff: lint, import order and format check (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: setup browser lint ## Lint, then run the whole test suite (installs chromium for the browser tests)
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: setup ## Run the tests without the slow end-to-end ones

@@ -26,10 +26,10 @@ import pandas as pd
 
 import pipeline
 from pipeline import charts
+from pipeline.audit.measures import BY_ID, MEASURES, audit_population, predicate
 from pipeline.config import load_config
-from pipeline.measures import BY_ID, MEASURES, audit_population, predicate
+from pipeline.explain.timeline import patient_timeline
 from pipeline.report.build import funnel_frame, read_release, spc_frame
-from pipeline.timeline import patient_timeline
 
 cfg = load_config()
 wh = pipeline.open_warehouse(os.environ.get("ANEMIA_AUDIT_DB", "../data/processed/audit.duckdb"))
@@ -43,12 +43,13 @@ pd.DataFrame([(m.id, m.title, m.unit) for m in MEASURES], columns=["measure", "t
 # %%
 MEASURE = "iron_untested"
 release = read_release(wh.con, BY_ID[MEASURE], None, None, "site")
-spc = spc_frame(release, cfg["report"])
+spc = spc_frame(release, cfg.report)
 charts.spc_chart(spc, BY_ID[MEASURE].title)
 
 # %%
-charts.spc_chart(spc_frame(read_release(wh.con, BY_ID["iron_failed"], None, None, None), cfg["report"]),
-                 BY_ID["iron_failed"].title)
+charts.spc_chart(
+    spc_frame(read_release(wh.con, BY_ID["iron_failed"], None, None, None), cfg.report), BY_ID["iron_failed"].title
+)
 
 # %% [markdown]
 # ## Breakdown by site
@@ -61,11 +62,12 @@ by_site = release[(release.period_type == "quarter") & (release.period_start == 
 by_site[["group_value", "numerator", "denominator", "rate", "ci_low", "ci_high", "suppressed"]]
 
 # %%
-rep = cfg["report"]
-flags = charts.funnel_flags(rep["funnel_inner"], rep["funnel_outer"])
+rep = cfg.report
+flags = charts.funnel_flags(rep.funnel_inner, rep.funnel_outer)
 groups, curves = funnel_frame(release, latest, "site", rep, flags)
-charts.funnel_chart(groups, curves, f"{BY_ID[MEASURE].title}, {latest:%Y} Q{(latest.month - 1) // 3 + 1}",
-                    "site", flags) if groups is not None else "rate withheld by disclosure control"
+charts.funnel_chart(
+    groups, curves, f"{BY_ID[MEASURE].title}, {latest:%Y} Q{(latest.month - 1) // 3 + 1}", "site", flags
+) if groups is not None else "rate withheld by disclosure control"
 
 # %% [markdown]
 # ## Drill-down: from one cell to its episodes (local only)
@@ -80,8 +82,10 @@ site = in_quarter.group_by("site").agg(n=in_quarter.count()).to_pandas()
 site = site.sort_values("n", ascending=False).site.iloc[0]
 cell = in_quarter.filter(in_quarter.site == site)
 numerator = cell.filter(predicate(cell, m.numerator_where))
-print(f"{m.title}: {site}, quarter from {latest:%Y-%m-%d}: "
-      f"{numerator.count().to_pandas()} of {cell.count().to_pandas()} episodes")
+print(
+    f"{m.title}: {site}, quarter from {latest:%Y-%m-%d}: "
+    f"{numerator.count().to_pandas()} of {cell.count().to_pandas()} episodes"
+)
 cases = numerator.select("episode_id", "patient_id", "start_at", "testing_status", "prior_result_class").to_pandas()
 cases.head(10)
 

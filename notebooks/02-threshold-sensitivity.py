@@ -61,7 +61,9 @@ def headline(tables) -> dict:
     out["iron failure (assessable)"] = (assessable.outcome == "failed").mean()
     row = {k: v.to_pandas() for k, v in out.items()}
     failed = fc.episode_id.nunique().to_pandas()
-    row["failures: non-adherence"] = fc.filter(fc.cause == "non_adherence").episode_id.nunique().to_pandas() / max(failed, 1)
+    row["failures: non-adherence"] = fc.filter(fc.cause == "non_adherence").episode_id.nunique().to_pandas() / max(
+        failed, 1
+    )
     return {k: round(100 * float(v), 1) if v is not None and v == v else None for k, v in row.items()}
 
 
@@ -79,8 +81,10 @@ delta
 # %%
 long = table.reset_index(names="measure").melt("measure", var_name="scenario", value_name="percent")
 alt.Chart(long).mark_circle(size=80).encode(
-    x=alt.X("percent:Q", title="percent"), y=alt.Y("measure:N", title=None),
-    color=alt.Color("scenario:N"), tooltip=["measure", "scenario", "percent"],
+    x=alt.X("percent:Q", title="percent"),
+    y=alt.Y("measure:N", title=None),
+    color=alt.Color("scenario:N"),
+    tooltip=["measure", "scenario", "percent"],
 ).properties(width=520, title="Headline measures under each setting")
 
 # %% [markdown]

@@ -25,7 +25,7 @@ import altair as alt
 import pandas as pd
 
 import pipeline
-from pipeline.coverage import unmapped
+from pipeline.explain.coverage import unmapped
 
 wh = pipeline.open_warehouse(os.environ.get("ANEMIA_AUDIT_DB", "../data/processed/audit.duckdb"))
 wh
@@ -44,15 +44,20 @@ load_log[["table_name", "source_file", "raw_rows", "staged_rows", "quarantined_r
 
 # %%
 q = wh.quarantine
-reasons = (q.group_by(["table_name", "check_id"]).agg(rows=q.row_id.nunique(), example=q.reason.arbitrary())
-           .to_pandas()
-           .sort_values("rows", ascending=False))
+reasons = (
+    q.group_by(["table_name", "check_id"])
+    .agg(rows=q.row_id.nunique(), example=q.reason.arbitrary())
+    .to_pandas()
+    .sort_values("rows", ascending=False)
+)
 reasons
 
 # %%
 alt.Chart(reasons).mark_bar().encode(
-    x=alt.X("rows:Q", title="quarantined rows"), y=alt.Y("check_id:N", sort="-x", title=None),
-    color="table_name:N", tooltip=["table_name", "check_id", "rows", "example"],
+    x=alt.X("rows:Q", title="quarantined rows"),
+    y=alt.Y("check_id:N", sort="-x", title=None),
+    color="table_name:N",
+    tooltip=["table_name", "check_id", "rows", "example"],
 ).properties(width=520, title="Why rows were quarantined")
 
 # %% [markdown]
@@ -67,6 +72,7 @@ unmapped(wh.con, limit=30)
 # %% [markdown]
 # ## Completeness of the staged tables
 # Share of non-empty values per column.
+
 
 # %%
 def completeness(table: str) -> pd.DataFrame:

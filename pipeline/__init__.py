@@ -13,24 +13,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["open_warehouse", "classify_with", "Warehouse", "build_demo_warehouse"]
+__all__ = ["Warehouse", "build_demo_warehouse", "classify_with", "open_warehouse"]
 
 
 class Warehouse:
     """Read-only view of the audit warehouse; tables are Ibis expressions evaluated in DuckDB.
 
-        >>> import tempfile, duckdb
-        >>> path = Path(tempfile.mkdtemp()) / "w.duckdb"
-        >>> duckdb.connect(str(path)).execute("create table episodes as select 1 as n").close()
-        >>> wh = open_warehouse(path)
-        >>> wh.tables()
-        ['episodes']
-        >>> int(wh.episodes.n.sum().to_pandas())
-        1
+    >>> import tempfile, duckdb
+    >>> path = Path(tempfile.mkdtemp()) / "w.duckdb"
+    >>> duckdb.connect(str(path)).execute("create table episodes as select 1 as n").close()
+    >>> wh = open_warehouse(path)
+    >>> wh.tables()
+    ['episodes']
+    >>> int(wh.episodes.n.sum().to_pandas())
+    1
     """
 
     def __init__(self, path: str | Path):
-        from pipeline.warehouse import connect
+        from pipeline.engine import connect
+
         self.path = Path(path)
         self.con = connect(self.path, read_only=True)
 
@@ -71,7 +72,8 @@ def open_warehouse(path: str | Path = "data/processed/audit.duckdb") -> Warehous
 
 def build_demo_warehouse(path: str | Path, patients: int = 300, seed: int = 1) -> Path:
     """A new synthetic warehouse (synth, load, validate, classify, audit) at `path`."""
-    from pipeline.demo import build_demo_warehouse as _build
+    from pipeline.steps import build_demo_warehouse as _build
+
     return _build(path, patients, seed)
 
 
@@ -89,5 +91,6 @@ def classify_with(overrides: dict, path: str | Path = "data/processed/audit.duck
         >>> tested(strict["episodes"]) < tested(open_warehouse(demo).episodes)
         True
     """
-    from pipeline.classify import classify_with as _classify_with
+    from pipeline.rules.classify import classify_with as _classify_with
+
     return _classify_with(overrides, open_warehouse(path).con)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -17,20 +17,23 @@ import typer
 from pipeline.errors import UserError
 from pipeline.paths import DEFAULT_DB
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Audit anaemia care: treatment before testing, and why iron therapy failed.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Audit anaemia care: treatment before testing, and why iron therapy failed.",
+)
 
 DbOption = typer.Option(DEFAULT_DB, "--db", help="DuckDB warehouse file.")
 ConfigOption = typer.Option(None, "--config", help="TOML file overriding pipeline/defaults.toml.")
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     csv = "csv"
     omop = "omop"
     mimic = "mimic"
 
 
-class GroupBy(str, Enum):
+class GroupBy(StrEnum):
     site = "site"
     specialty = "specialty"
     sex = "sex"
@@ -43,6 +46,7 @@ def say(msg: str) -> None:
 
 def _config(path: Optional[Path]):
     from pipeline.config import load_config
+
     return load_config(path)
 
 
@@ -56,17 +60,21 @@ def _timed(label: str):
         def __exit__(self, *exc):
             if exc[0] is None:
                 say(f"[{label}] done in {time.perf_counter() - self.t0:.1f} s")
+
     return _T()
 
 
 @app.command()
-def synth(patients: int = typer.Option(2000, "--patients", min=1, help="Number of synthetic patients."),
-          seed: int = typer.Option(42, "--seed", help="Random seed: same seed, identical files."),
-          out: Path = typer.Option(Path("data/synthetic"), "--out", help="Output folder.")):
+def synth(
+    patients: int = typer.Option(2000, "--patients", min=1, help="Number of synthetic patients."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: same seed, identical files."),
+    out: Path = typer.Option(Path("data/synthetic"), "--out", help="Output folder."),
+):
     """Write a synthetic cohort (canonical CSVs + truth.csv) with planted labels."""
-    from pipeline.synth import generate
+    from pipeline import steps
+
     with _timed(f"synth {patients} patients"):
-        summary = generate(patients, seed, out, progress=_progress("patients"))
+        summary = steps.synth(patients, seed, out, progress=_progress("patients"))
     say(f"wrote {out}/: " + ", ".join(f"{k} {v}" for k, v in summary.get("rows", {}).items()))
 
 
@@ -78,40 +86,23 @@ def _progress(unit: str):
         if now - last[0] > 2 or done == total:
             last[0] = now
             say(f"  {done:,}/{total:,} {unit}")
+
     return report
 
 
-def _read_source(source: Source, input_path: Path, cfg):
-    if source is Source.csv:
-        from pipeline.extract import csv as reader
-        return reader.read(input_path, cfg)
-    if source is Source.omop:
-        from pipeline.extract import omop as reader
-    else:
-        from pipeline.extract import mimic as reader
-    out = reader.read(input_path, cfg)
-    return out if isinstance(out, tuple) else (out, [])
+def do_load(source: Source, input_path: Path, db: Path, cfg):
+    from pipeline import steps
 
-
-def do_load(source: Source, input_path: Path, db: Path, cfg) -> dict:
-    from pipeline.warehouse import connect, load_tables
-    tables, notes = _read_source(source, input_path, cfg)
-    for note in notes + [n for t in tables for n in t.notes]:
-        say(f"  note: {note}")
-    con = connect(db)
-    try:
-        summary = load_tables(con, tables, source.value, progress=say)
-    finally:
-        con.disconnect()
-    for f in summary["files"]:
-        say(f"  {f['file']:<28} raw_{f['table']:<14} {f['rows']:>10,} rows  {f['status']}")
-    return summary
+    return steps.load(source.value, input_path, db, cfg, progress=say)
 
 
 @app.command()
-def load(source: Source = typer.Option(Source.csv, "--source", help="Input format."),
-         input: Path = typer.Option(..., "--input", help="Folder (csv, omop, mimic) or DuckDB file (omop)."),
-         db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def load(
+    source: Source = typer.Option(Source.csv, "--source", help="Input format."),
+    input: Path = typer.Option(..., "--input", help="Folder (csv, omop, mimic) or DuckDB file (omop)."),
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+):
     """Load source files into raw_* tables (same file twice adds nothing)."""
     with _timed("load"):
         do_load(source, input, db, _config(config))
@@ -120,36 +111,18 @@ def load(source: Source = typer.Option(Source.csv, "--source", help="Input forma
 def print_reconciliation(rows: list[dict]) -> None:
     say(f"  {'table':<14} {'file':<28} {'raw':>10} {'staged':>10} {'quarantined':>12}")
     for r in rows:
-        say(f"  {r['table_name']:<14} {r['source_file']:<28} {r['raw_rows']:>10,} {r['staged_rows']:>10,} "
-            f"{r['quarantined_rows']:>12,}")
+        say(
+            f"  {r['table_name']:<14} {r['source_file']:<28} {r['raw_rows']:>10,} {r['staged_rows']:>10,} "
+            f"{r['quarantined_rows']:>12,}"
+        )
     ok = all(r["raw_rows"] == r["staged_rows"] + r["quarantined_rows"] for r in rows)
     say("  reconciliation: raw = staged + quarantined for every file" if ok else "  RECONCILIATION FAILED")
 
 
-def on_warehouse(db: Path, step, *args, read_only: bool = False, **kwargs):
-    """Run step(con, *args, **kwargs) on the warehouse and close it whatever happens."""
-    from pipeline.warehouse import connect
-    if not Path(db).exists():
-        raise UserError(f"warehouse not found: {db} (run `anemia-audit load` first, or pass --db)")
-    con = connect(db, read_only=read_only)
-    try:
-        return step(con, *args, **kwargs)
-    finally:
-        con.disconnect()
-
-
-def _require(con, prefix: str, db: Path, command: str) -> None:
-    if not any(t.startswith(prefix) for t in con.list_tables()):
-        raise UserError(f"{db}: no {prefix}* tables; run `anemia-audit {command}` first")
-
-
 def do_validate(db: Path, cfg) -> list[dict]:
-    from pipeline.validate import validate as run_validate
+    from pipeline import steps
 
-    def step(con):
-        _require(con, "raw_", db, "load")
-        return run_validate(con, cfg, progress=say)
-    rows = on_warehouse(db, step)
+    rows = steps.validate(db, cfg, progress=say)
     print_reconciliation(rows)
     return rows
 
@@ -162,12 +135,9 @@ def validate(db: Path = DbOption, config: Optional[Path] = ConfigOption):
 
 
 def do_classify(db: Path, cfg) -> dict:
-    from pipeline.classify import classify as run_classify
+    from pipeline import steps
 
-    def step(con):
-        _require(con, "stg_", db, "validate")
-        return run_classify(con, cfg)
-    counts = on_warehouse(db, step)
+    counts = steps.classify(db, cfg, progress=say)
     say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
     return counts
 
@@ -180,8 +150,9 @@ def classify(db: Path = DbOption, config: Optional[Path] = ConfigOption):
 
 
 def do_audit(db: Path, cfg) -> dict:
-    from pipeline.audit import run_audit
-    counts = on_warehouse(db, run_audit, cfg)
+    from pipeline import steps
+
+    counts = steps.audit(db, cfg, progress=say)
     say(f"  {len(counts)} measures written to aud_* tables")
     return counts
 
@@ -194,8 +165,9 @@ def audit(db: Path = DbOption, config: Optional[Path] = ConfigOption):
 
 
 def do_report(db: Path, out: Path, cfg, period_from, period_to, by, manifest_extra=None) -> Path:
-    from pipeline.report import build_report
-    return on_warehouse(db, build_report, out, cfg, period_from, period_to, by, manifest_extra=manifest_extra)
+    from pipeline import steps
+
+    return steps.report(db, out, cfg, period_from, period_to, by, manifest_extra=manifest_extra)
 
 
 def _date(value: Optional[str], name: str) -> Optional[date]:
@@ -208,29 +180,40 @@ def _date(value: Optional[str], name: str) -> Optional[date]:
 
 
 @app.command()
-def report(out: Path = typer.Option(Path("reports"), "--out", help="Folder that receives the dated report folder."),
-           period_from: Optional[str] = typer.Option(None, "--from", help="First day of the period (YYYY-MM-DD)."),
-           period_to: Optional[str] = typer.Option(None, "--to", help="Last day of the period (YYYY-MM-DD)."),
-           by: Optional[GroupBy] = typer.Option(None, "--by", help="Group measures by this field."),
-           db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def report(
+    out: Path = typer.Option(Path("reports"), "--out", help="Folder that receives the dated report folder."),
+    period_from: Optional[str] = typer.Option(None, "--from", help="First day of the period (YYYY-MM-DD)."),
+    period_to: Optional[str] = typer.Option(None, "--to", help="Last day of the period (YYYY-MM-DD)."),
+    by: Optional[GroupBy] = typer.Option(None, "--by", help="Group measures by this field."),
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+):
     """Write the report folder: index.html, audit.xlsx, csv/, local-only case lists, manifest.json."""
     with _timed("report"):
-        folder = do_report(db, out, _config(config), _date(period_from, "--from"), _date(period_to, "--to"),
-                           by.value if by else None)
+        folder = do_report(
+            db, out, _config(config), _date(period_from, "--from"), _date(period_to, "--to"), by.value if by else None
+        )
     say(f"report: {folder}/index.html")
 
 
 @app.command()
-def run(input: Optional[Path] = typer.Option(None, "--input", help="Input folder; default: a synthetic cohort."),
-        source: Source = typer.Option(Source.csv, "--source", help="Input format."),
-        patients: int = typer.Option(2000, "--patients", help="Synthetic patients when no --input is given."),
-        seed: int = typer.Option(42, "--seed", help="Seed of the synthetic cohort."),
-        out: Path = typer.Option(Path("reports"), "--out", help="Report folder parent."),
-        by: Optional[GroupBy] = typer.Option(GroupBy.site, "--by", help="Group measures by this field."),
-        synth_out: Path = typer.Option(Path("data/synthetic"), "--synth-out", help="Where the synthetic cohort is written."),
-        fresh: bool = typer.Option(False, "--fresh", help="Start from an empty warehouse (deletes the --db file first)."),
-        db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def run(
+    input: Optional[Path] = typer.Option(None, "--input", help="Input folder; default: a synthetic cohort."),
+    source: Source = typer.Option(Source.csv, "--source", help="Input format."),
+    patients: int = typer.Option(2000, "--patients", help="Synthetic patients when no --input is given."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the synthetic cohort."),
+    out: Path = typer.Option(Path("reports"), "--out", help="Report folder parent."),
+    by: Optional[GroupBy] = typer.Option(GroupBy.site, "--by", help="Group measures by this field."),
+    synth_out: Path = typer.Option(
+        Path("data/synthetic"), "--synth-out", help="Where the synthetic cohort is written."
+    ),
+    fresh: bool = typer.Option(False, "--fresh", help="Start from an empty warehouse (deletes the --db file first)."),
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+):
     """The whole job: (synth) -> load -> validate -> classify -> audit -> report."""
+    from pipeline import steps
+
     cfg = _config(config)
     t0 = time.perf_counter()
     if fresh and db.exists():
@@ -239,38 +222,45 @@ def run(input: Optional[Path] = typer.Option(None, "--input", help="Input folder
     if input is None:
         input = synth_out
         with _timed(f"synth {patients} patients (no --input given)"):
-            from pipeline.synth import generate
-            generate(patients, seed, input, progress=_progress("patients"))
-    with _timed("load"):
-        do_load(source, input, db, cfg)
-    with _timed("validate"):
-        do_validate(db, cfg)
-    with _timed("classify"):
-        do_classify(db, cfg)
-    with _timed("audit"):
-        do_audit(db, cfg)
-    with _timed("report"):
-        folder = do_report(db, out, cfg, None, None, by.value if by else None)
+            steps.synth(patients, seed, input, progress=_progress("patients"))
+    result = steps.run(input, db, out, cfg, source=source.value, by=by.value if by else None, progress=say,
+                       stage=_timed)  # fmt: skip
+    print_reconciliation(result.reconciliation)
+    say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in result.classified.items()))
     say(f"done in {time.perf_counter() - t0:.1f} s")
-    say(f"report: {folder}/index.html")
+    say(f"report: {result.report}/index.html")
 
 
 @app.command()
-def explain(patient: str = typer.Option(..., "--patient", help="Pseudonymous patient id."),
-            all_rows: bool = typer.Option(False, "--all", help="Also show rows the code lists do not map."),
-            db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def explain(
+    patient: str = typer.Option(..., "--patient", help="Pseudonymous patient id."),
+    all_rows: bool = typer.Option(False, "--all", help="Also show rows the code lists do not map."),
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+):
     """Print one patient's timeline and each episode's classification with the rows behind it (local use only)."""
-    from pipeline.explain import explain_patient
-    say(on_warehouse(db, explain_patient, patient, _config(config), everything=all_rows, read_only=True))
+    from pipeline.explain.patient import explain_patient
+    from pipeline.steps import warehouse
+
+    cfg = _config(config)
+    with warehouse(db, read_only=True) as con:
+        say(explain_patient(con, patient, cfg, everything=all_rows))
 
 
 @app.command()
-def codes(unmapped: bool = typer.Option(True, "--unmapped/--all", help="List source codes no code list maps."),
-          limit: int = typer.Option(50, "--limit", help="At most this many rows."),
-          db: Path = DbOption):
+def codes(
+    unmapped: bool = typer.Option(
+        True, "--unmapped/--all", help="--unmapped: names in the anaemia domains; --all: every unmapped name."
+    ),
+    limit: int = typer.Option(50, "--limit", help="At most this many rows."),
+    db: Path = DbOption,
+):
     """Code-list coverage: source codes and names in the audited domains that no list maps."""
-    from pipeline.coverage import unmapped as find_unmapped
-    df = on_warehouse(db, find_unmapped, limit=limit, read_only=True)
+    from pipeline.explain.coverage import unmapped as find_unmapped
+    from pipeline.steps import warehouse
+
+    with warehouse(db, read_only=True) as con:
+        df = find_unmapped(con, limit=limit, everything=not unmapped)
     say("no unmapped codes in the audited domains" if df.empty else df.to_string(index=False))
 
 

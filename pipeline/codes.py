@@ -47,7 +47,7 @@ def load_drug_codes() -> pd.DataFrame:
     df["code_norm"] = df["code"].str.strip().str.upper().str.replace(r"[\s\-]", "", regex=True)
     df["pattern"] = [
         r"\b" + r"\s+".join(re.escape(w) for w in code.lower().split()) + r"\b" if system == "NAME" else None
-        for system, code in zip(df["code_system"], df["code"])
+        for system, code in zip(df["code_system"], df["code"], strict=False)
     ]
     df["specificity"] = df["code"].str.len()
     return df

@@ -1,62 +1,234 @@
-"""Load the audit configuration: `defaults.toml` plus an optional user override file.
+"""The audit configuration: typed, frozen, checked once when it is loaded.
 
-Every value in `defaults.toml` is written as `key = { value = ..., source = "..." }`. An
-override file gives plain values (`[testing] lookback_days = 120`). Unknown sections or
-keys, and values of the wrong type, are refused with a `UserError` naming the key.
+`defaults.toml` gives every value with its source (`key = { value = ..., source = "..." }`);
+an override file (`--config FILE`) gives plain values (`[testing] lookback_days = 120`).
+Each section is a frozen dataclass below, which declares the type and the allowed range of
+every key. Loading refuses, with one `UserError` naming the file and key: unknown sections
+or keys, wrong types, NaN and infinities, values out of range, list entries the code lists
+do not know, and contradictory pairs (a follow-up window that ends before it starts). Every
+step then receives the same checked `Config`:
 
     >>> cfg = load_config()
-    >>> cfg["testing"]["lookback_days"]
+    >>> cfg.testing.lookback_days
     90
     >>> cfg.source("testing", "lookback_days")[:8]
     'RULES.md'
+    >>> load_config_from({"response": {"min_rise_g_l": float("nan")}})
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.UserError: overrides: response.min_rise_g_l must be a finite number, got nan
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Any, get_type_hints
 
 from pipeline.errors import UserError
 from pipeline.paths import DEFAULTS_TOML
 
 
-class Config(Mapping):
-    """Read-only mapping section -> {key: value}, with the source of each default."""
+def num(ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None):
+    """A numeric field with its allowed range."""
+    return field(metadata={"ge": ge, "gt": gt, "le": le, "lt": lt})
 
-    def __init__(self, values: dict[str, dict[str, Any]], sources: dict[str, dict[str, str]],
-                 origin: str = "defaults"):
-        self._values = MappingProxyType({s: MappingProxyType(dict(v)) for s, v in values.items()})
-        self._sources = sources
-        self.origin = origin
 
-    def __getitem__(self, section: str) -> Mapping[str, Any]:
-        return self._values[section]
+def codes(kind: str):
+    """A list field whose entries must be known `kind`s (condition group, drug class, test, cause)."""
+    return field(metadata={"codes": kind})
 
-    def __iter__(self):
-        return iter(self._values)
 
-    def __len__(self) -> int:
-        return len(self._values)
+@dataclass(frozen=True)
+class Episodes:
+    washout_days: int = num(ge=0)
+    gap_days: int = num(ge=0)
+    default_course_days: int = num(ge=1)
+
+
+@dataclass(frozen=True)
+class Testing:
+    lookback_days: int = num(ge=0)
+    after_days: int = num(ge=0)
+    iron_tests: tuple[str, ...] = codes("test")
+    b12_tests: tuple[str, ...] = codes("test")
+    folate_tests: tuple[str, ...] = codes("test")
+
+
+@dataclass(frozen=True)
+class Deficiency:
+    ferritin_deficient_ug_l: float = num(gt=0)
+    ferritin_inflamed_deficient_ug_l: float = num(gt=0)
+    crp_inflamed_mg_l: float = num(ge=0)
+    tsat_deficient_pct: float = num(gt=0, le=100)
+    b12_deficient_pmol_l: float = num(gt=0)
+    b12_indeterminate_pmol_l: float = num(gt=0)
+    folate_deficient_nmol_l: float = num(gt=0)
+    crp_window_days: int = num(ge=0)
+
+
+@dataclass(frozen=True)
+class Anaemia:
+    hb_cutoff_women_g_l: float = num(gt=0, le=250)
+    hb_cutoff_men_g_l: float = num(gt=0, le=250)
+    hb_cutoff_unknown_sex_g_l: float = num(gt=0, le=250)
+    hb_cutoff_pregnant_g_l: float = num(gt=0, le=250)
+
+
+@dataclass(frozen=True)
+class Coprescribing:
+    window_days: int = num(ge=0)
+    pregnancy_conditions: tuple[str, ...] = codes("condition group")
+    pregnancy_diagnosis_window_days: int = num(ge=0)
+    pregnancy_default_days: int = num(ge=1)
+    methotrexate_drug_classes: tuple[str, ...] = codes("drug class")
+    methotrexate_window_days: int = num(ge=0)
+    pernicious_anaemia_conditions: tuple[str, ...] = codes("condition group")
+    gastrectomy_conditions: tuple[str, ...] = codes("condition group")
+
+
+@dataclass(frozen=True)
+class Response:
+    baseline_days: int = num(ge=0)
+    followup_from_day: int = num(ge=0)
+    followup_to_day: int = num(ge=0)
+    min_rise_g_l: float = num(ge=0, le=100)
+    escalation_drug_classes: tuple[str, ...] = codes("drug class")
+
+
+@dataclass(frozen=True)
+class Causes:
+    min_elemental_iron_mg_per_day: float = num(ge=0)
+    adherence_pdc_min: float = num(ge=0, le=1)
+    drug_window_days_before: int = num(ge=0)
+    marrow_toxic_lookback_days: int = num(ge=0)
+    labs_near_baseline_days: int = num(ge=0)
+    crp_inflammation_mg_l: float = num(ge=0)
+    mentzer_max: float = num(gt=0)
+    low_mcv_fl: float = num(gt=0)
+    irida_mcv_max_fl: float = num(gt=0)
+    irida_tsat_max_pct: float = num(gt=0, le=100)
+    irida_ferritin_min_ug_l: float = num(ge=0)
+    low_wbc_10e9_l: float = num(ge=0)
+    low_platelets_10e9_l: float = num(ge=0)
+    high_ldh_u_l: float = num(gt=0)
+    low_haptoglobin_g_l: float = num(ge=0)
+    high_reticulocytes_pct: float = num(ge=0, le=100)
+    high_bilirubin_umol_l: float = num(gt=0)
+    blood_loss_conditions: tuple[str, ...] = codes("condition group")
+    blood_loss_drug_classes: tuple[str, ...] = codes("drug class")
+    malabsorption_conditions: tuple[str, ...] = codes("condition group")
+    malabsorption_drug_classes: tuple[str, ...] = codes("drug class")
+    inflammation_conditions: tuple[str, ...] = codes("condition group")
+    wrong_diagnosis_conditions: tuple[str, ...] = codes("condition group")
+    marrow_conditions: tuple[str, ...] = codes("condition group")
+    marrow_drug_classes: tuple[str, ...] = codes("drug class")
+    haemolysis_conditions: tuple[str, ...] = codes("condition group")
+    irida_conditions: tuple[str, ...] = codes("condition group")
+    precedence: tuple[str, ...] = codes("cause")
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    threshold: int = num(ge=0)
+    rounding: int = num(ge=0)
+
+
+@dataclass(frozen=True)
+class Privacy:
+    allow_columns: tuple[str, ...] = field(default=())
+    drop_columns: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Validation:
+    min_year: int = num(ge=1800, le=2100)
+    max_units_per_dose: float = num(gt=0)
+    max_doses_per_day: float = num(gt=0)
+    max_elemental_iron_mg_per_day: float = num(gt=0)
+    max_duration_days: int = num(ge=1)
+
+
+@dataclass(frozen=True)
+class Mimic:
+    shift_dates_to_anchor_year_group: bool = field(default=True)
+
+
+@dataclass(frozen=True)
+class Report:
+    confidence: float = num(gt=0, lt=1)
+    spc_sigma: float = num(gt=0)
+    spc_run_length: int = num(ge=1)
+    funnel_inner: float = num(gt=0, lt=1)
+    funnel_outer: float = num(gt=0, lt=1)
+    age_band_years: int = num(ge=1)
+    age_band_top: int = num(ge=1)
+    top_quarantine_reasons: int = num(ge=1)
+
+
+SECTIONS: dict[str, type] = {
+    "episodes": Episodes,
+    "testing": Testing,
+    "deficiency": Deficiency,
+    "anaemia": Anaemia,
+    "coprescribing": Coprescribing,
+    "response": Response,
+    "causes": Causes,
+    "disclosure": Disclosure,
+    "privacy": Privacy,
+    "validation": Validation,
+    "mimic": Mimic,
+    "report": Report,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The checked configuration: one frozen section per `[section]` of defaults.toml."""
+
+    episodes: Episodes
+    testing: Testing
+    deficiency: Deficiency
+    anaemia: Anaemia
+    coprescribing: Coprescribing
+    response: Response
+    causes: Causes
+    disclosure: Disclosure
+    privacy: Privacy
+    validation: Validation
+    mimic: Mimic
+    report: Report
+    origin: str = "defaults"
+    sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, section: str, key: str) -> str:
         """The documented source of a default value."""
-        return self._sources[section][key]
+        return self.sources[section][key]
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        return {s: {k: _thaw(v) for k, v in vals.items()} for s, vals in self._values.items()}
+        return {
+            s: {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(getattr(self, s)).items()}
+            for s in SECTIONS
+        }
 
     def hash(self) -> str:
         """SHA-256 of the effective values, for the report manifest."""
         blob = json.dumps(self.as_dict(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
-    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]], origin: str = "overrides") -> "Config":
-        """A new Config with some values changed (checked like an override file)."""
+    def differences(self) -> list[tuple[str, str, Any, Any]]:
+        """(section, key, default, value) for every value that differs from defaults.toml."""
+        base, mine = load_defaults().as_dict(), self.as_dict()
+        return [(s, k, base[s][k], v) for s in SECTIONS for k, v in mine[s].items() if base[s][k] != v]
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]], origin: str = "overrides") -> Config:
+        """A new Config with some values changed, checked like an override file."""
         values = self.as_dict()
         for section, keys in overrides.items():
             if section not in values:
@@ -65,34 +237,120 @@ class Config(Mapping):
                 raise UserError(f"{origin}: [{section}] must be a table of key = value")
             for key, new in keys.items():
                 if key not in values[section]:
-                    raise UserError(f"{origin}: unknown config key {section}.{key}; known in [{section}]: "
-                                    f"{', '.join(sorted(values[section]))}")
-                values[section][key] = _check_type(new, values[section][key], f"{section}.{key}", origin)
-        return Config(values, self._sources, origin)
+                    raise UserError(
+                        f"{origin}: unknown config key {section}.{key}; known in [{section}]: "
+                        f"{', '.join(sorted(values[section]))}"
+                    )
+                values[section][key] = new
+        return build(values, dict(self.sources), origin)
 
 
-def _thaw(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
-
-
-def _check_type(new: Any, default: Any, key: str, origin: str) -> Any:
-    if isinstance(default, bool):
+# ---------------------------------------------------------------- checking
+def _coerce(new: Any, hint: Any, key: str, origin: str) -> Any:
+    if hint is bool:
         ok = isinstance(new, bool)
-    elif isinstance(default, float):
+    elif hint is float:
         ok = isinstance(new, (int, float)) and not isinstance(new, bool)
         new = float(new) if ok else new
-    elif isinstance(default, int):
+    elif hint is int:
         ok = isinstance(new, int) and not isinstance(new, bool)
-    elif isinstance(default, (list, tuple)):
-        ok = isinstance(new, list)
+    elif hint == tuple[str, ...]:
+        ok = isinstance(new, (list, tuple)) and all(isinstance(v, str) for v in new)
+        new = tuple(new) if ok else new
     else:
-        ok = isinstance(new, type(default))
+        ok = isinstance(new, hint)
     if not ok:
-        raise UserError(f"{origin}: {key} must be {type(default).__name__} like the default "
-                        f"{default!r}, got {new!r}")
-    if isinstance(new, (int, float)) and not isinstance(new, bool) and new < 0:
-        raise UserError(f"{origin}: {key} must not be negative, got {new!r}")
+        kind = {bool: "true or false", float: "a number", int: "a whole number"}.get(hint, "a list of strings")
+        raise UserError(f"{origin}: {key} must be {kind}, got {new!r}")
     return new
+
+
+def _check_range(value: Any, meta: Mapping, key: str, origin: str) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    if not math.isfinite(value):
+        raise UserError(f"{origin}: {key} must be a finite number, got {value!r}")
+    bounds = (("ge", "at least", lambda v, b: v >= b), ("gt", "above", lambda v, b: v > b),
+              ("le", "at most", lambda v, b: v <= b), ("lt", "below", lambda v, b: v < b))  # fmt: skip
+    for name, words, ok in bounds:
+        bound = meta.get(name)
+        if bound is not None and not ok(value, bound):
+            raise UserError(f"{origin}: {key} must be {words} {bound:g}, got {value!r}")
+
+
+def _section(cls: type, values: Mapping[str, Any], name: str, origin: str):
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(
+            f"{origin}: unknown config key {name}.{unknown[0]}; known in [{name}]: {', '.join(sorted(known))}"
+        )
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            raise UserError(f"{origin}: {name}.{f.name} is missing")
+        value = _coerce(values[f.name], hints[f.name], f"{name}.{f.name}", origin)
+        _check_range(value, f.metadata, f"{name}.{f.name}", origin)
+        out[f.name] = value
+    return cls(**out)
+
+
+def _known_codes() -> dict[str, set[str]]:
+    from pipeline.codes import load_condition_codes, load_drug_codes, load_lab_codes
+    from pipeline.rules.causes import CAUSES  # the causes the rule code can find (vocabulary, no rule)
+
+    return {
+        "condition group": set(load_condition_codes().condition_group),
+        "drug class": set(load_drug_codes().drug_class.dropna()),
+        "test": set(load_lab_codes().analyte) | {"iron_with_tibc_or_transferrin"},
+        "cause": set(CAUSES),
+    }
+
+
+def _check_codes(cfg: Config) -> None:
+    """List values the rules cannot use would silently match nothing: refuse them."""
+    known = _known_codes()
+    for name in SECTIONS:
+        section = getattr(cfg, name)
+        for f in dataclasses.fields(section):
+            kind = f.metadata.get("codes")
+            unknown = sorted(set(getattr(section, f.name)) - known.get(kind, set())) if kind else []
+            if unknown:
+                raise UserError(
+                    f"{cfg.origin}: {name}.{f.name} has unknown {kind} {', '.join(map(repr, unknown))}; "
+                    f"known: {', '.join(sorted(known[kind]))}"
+                )
+    if sorted(cfg.causes.precedence) != sorted(known["cause"]):
+        raise UserError(f"{cfg.origin}: causes.precedence must list every cause exactly once: "
+                        f"{', '.join(sorted(known['cause']))}")  # fmt: skip
+
+
+def _check_pairs(cfg: Config) -> None:
+    pairs = (
+        ("response.followup_from_day", cfg.response.followup_from_day, "response.followup_to_day",
+         cfg.response.followup_to_day),
+        ("deficiency.b12_deficient_pmol_l", cfg.deficiency.b12_deficient_pmol_l, "deficiency.b12_indeterminate_pmol_l",
+         cfg.deficiency.b12_indeterminate_pmol_l),
+        ("deficiency.ferritin_deficient_ug_l", cfg.deficiency.ferritin_deficient_ug_l,
+         "deficiency.ferritin_inflamed_deficient_ug_l", cfg.deficiency.ferritin_inflamed_deficient_ug_l),
+        ("report.funnel_inner", cfg.report.funnel_inner, "report.funnel_outer", cfg.report.funnel_outer),
+    )  # fmt: skip
+    for low_key, low, high_key, high in pairs:
+        if low > high:
+            raise UserError(f"{cfg.origin}: {low_key} ({low:g}) must not be above {high_key} ({high:g})")
+
+
+def build(values: Mapping[str, Mapping[str, Any]], sources: Mapping, origin: str) -> Config:
+    """A checked Config from plain values per section."""
+    unknown = sorted(set(values) - set(SECTIONS))
+    if unknown:
+        raise UserError(f"{origin}: unknown config section [{unknown[0]}]; known: {', '.join(sorted(SECTIONS))}")
+    sections = {name: _section(cls, values.get(name, {}), name, origin) for name, cls in SECTIONS.items()}
+    cfg = Config(**sections, origin=origin, sources=sources)
+    _check_pairs(cfg)
+    _check_codes(cfg)
+    return cfg
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -100,20 +358,26 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"config file is a folder: {path}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML ({exc})") from None
 
 
+_DEFAULTS: Config | None = None
+
+
 def load_defaults() -> Config:
-    raw = _read_toml(DEFAULTS_TOML)
-    values: dict[str, dict[str, Any]] = {}
-    sources: dict[str, dict[str, str]] = {}
-    for section, keys in raw.items():
-        values[section], sources[section] = {}, {}
-        for key, spec in keys.items():
-            values[section][key] = spec["value"]
-            sources[section][key] = spec["source"]
-    return Config(values, sources)
+    """defaults.toml as a checked Config (read once per process)."""
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        raw = _read_toml(DEFAULTS_TOML)
+        values = {s: {k: spec["value"] for k, spec in keys.items()} for s, keys in raw.items()}
+        sources = {s: {k: spec["source"] for k, spec in keys.items()} for s, keys in raw.items()}
+        _DEFAULTS = build(values, sources, "defaults")
+    return _DEFAULTS
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -123,3 +387,8 @@ def load_config(path: str | Path | None = None) -> Config:
         return cfg
     path = Path(path)
     return cfg.with_overrides(_read_toml(path), origin=str(path))
+
+
+def load_config_from(overrides: Mapping[str, Mapping[str, Any]], origin: str = "overrides") -> Config:
+    """Defaults changed by `overrides` ({"section": {"key": value}})."""
+    return load_defaults().with_overrides(overrides, origin)

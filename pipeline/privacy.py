@@ -15,10 +15,24 @@ import re
 from pipeline.errors import UserError
 
 _IDENTIFIER_PATTERNS = (
-    r"(^|_)(first|last|given|family|full|patient|sur|fore)?_?names?$", r"^surname$", r"^forenames?$",
-    r"address", r"post_?code", r"^zip(_?code)?$", r"e_?mail", r"phone", r"mobile", r"^tel(ephone)?$",
-    r"nhs_?(number|no|num)", r"^mrn$", r"medical_record", r"^ssn$", r"social_security",
-    r"^dob$", r"date_?of_?birth", r"birth_?date",
+    r"(^|_)(first|last|given|family|full|patient|sur|fore)?_?names?$",
+    r"^surname$",
+    r"^forenames?$",
+    r"address",
+    r"post_?code",
+    r"^zip(_?code)?$",
+    r"e_?mail",
+    r"phone",
+    r"mobile",
+    r"^tel(ephone)?$",
+    r"nhs_?(number|no|num)",
+    r"^mrn$",
+    r"medical_record",
+    r"^ssn$",
+    r"social_security",
+    r"^dob$",
+    r"date_?of_?birth",
+    r"birth_?date",
 )
 _COMPILED = tuple(re.compile(p) for p in _IDENTIFIER_PATTERNS)
 
@@ -37,8 +51,8 @@ def looks_like_identifier(column: str) -> bool:
 def screen_columns(file_label: str, columns: list[str], config) -> list[str]:
     """Return the columns to keep; raise UserError on an identifier-like column that the
     config neither allows nor drops."""
-    allow = {_norm(c) for c in config["privacy"]["allow_columns"]}
-    drop = {_norm(c) for c in config["privacy"]["drop_columns"]}
+    allow = {_norm(c) for c in config.privacy.allow_columns}
+    drop = {_norm(c) for c in config.privacy.drop_columns}
     keep = []
     for col in columns:
         n = _norm(col)
@@ -47,7 +61,8 @@ def screen_columns(file_label: str, columns: list[str], config) -> list[str]:
         if looks_like_identifier(col) and n not in allow:
             raise UserError(
                 f"{file_label}: column '{col}' looks like a direct identifier; this pipeline takes "
-                f"de-identified data only. Remove it, or set [privacy] drop_columns = [\"{col}\"] "
-                f"(or allow_columns if it is harmless) in your config file")
+                f'de-identified data only. Remove it, or set [privacy] drop_columns = ["{col}"] '
+                f"(or allow_columns if it is harmless) in your config file"
+            )
         keep.append(col)
     return keep

@@ -15,9 +15,18 @@ MIMIC_DEMO = SHARED / "data" / "mimic-iv-demo" / "hosp"
 
 GOOD_PATIENT = {"patient_id": "P1", "sex": "F", "birth_year": "1960", "site": "SITE-A"}
 GOOD_LAB = {"patient_id": "P1", "taken_at": "2024-01-05", "loinc": "718-7", "value": "10.5", "unit": "g/dL"}
-GOOD_RX = {"patient_id": "P1", "start_at": "2024-01-10", "drug_code": "B03AA07", "code_system": "ATC",
-           "drug_name": "Ferrous sulfate 200 mg tablets", "route": "oral", "dose_amount": "1",
-           "dose_unit": "tablet", "doses_per_day": "1", "quantity": "28"}
+GOOD_RX = {
+    "patient_id": "P1",
+    "start_at": "2024-01-10",
+    "drug_code": "B03AA07",
+    "code_system": "ATC",
+    "drug_name": "Ferrous sulfate 200 mg tablets",
+    "route": "oral",
+    "dose_amount": "1",
+    "dose_unit": "tablet",
+    "doses_per_day": "1",
+    "quantity": "28",
+}
 
 
 def write_table(folder: Path, table: str, rows: list[dict], columns: tuple[str, ...] | None = None) -> Path:
@@ -42,27 +51,28 @@ def write_input(folder: Path, patients=None, labs=None, prescriptions=None, **op
 
 
 def load_and_validate(input_dir: Path, db: Path, config=None, today=None):
+    """Load and validate a canonical folder through the step chain; returns (open con, reconciliation)."""
+    from pipeline import steps
     from pipeline.config import load_config
-    from pipeline.extract import csv as csv_source
-    from pipeline.validate import validate
-    from pipeline.warehouse import connect, load_tables
+    from pipeline.engine import connect
+
     config = config or load_config()
-    con = connect(db)
-    tables, _ = csv_source.read(input_dir, config)
-    load_tables(con, tables, "csv", progress=lambda m: None)
-    result = validate(con, config, today=today, progress=lambda m: None)
-    return con, result
+    steps.load("csv", input_dir, db, config)
+    result = steps.validate(db, config, today=today)
+    return connect(db), result
 
 
 def quarantined(con, table: str) -> list[tuple[int, str]]:
     q = con.table("quarantine").filter(lambda t: t.table_name == table).execute()
-    return sorted(zip(q.source_row, q.check_id))
+    return sorted(zip(q.source_row, q.check_id, strict=False))
 
 
 @pytest.fixture
 def warehouse(tmp_path):
     """Load the given rows and validate; returns (con, reconciliation)."""
+
     def _run(**tables):
         folder = write_input(tmp_path / "in", **tables)
         return load_and_validate(folder, tmp_path / "audit.duckdb")
+
     yield _run

@@ -15,33 +15,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.engine import registry
+from pipeline.engine.raw import SQL_TYPES
+
+# Column types from the table registry (the DDL the pipeline itself would produce).
 SCHEMAS = {
-    "episodes": {
-        "episode_id": "VARCHAR", "patient_id": "VARCHAR", "agent": "VARCHAR", "route": "VARCHAR",
-        "start_at": "TIMESTAMP", "start_has_time": "BOOLEAN", "end_at": "TIMESTAMP", "testing_status": "VARCHAR",
-        "prior_test_at": "TIMESTAMP", "prior_test_analyte": "VARCHAR", "prior_result_class": "VARCHAR",
-        "is_just_in_case": "BOOLEAN", "excluded_reason": "VARCHAR", "site": "VARCHAR",
-        "prescriber_specialty": "VARCHAR", "first_row_id": "BIGINT"},
-    "iron_outcomes": {
-        "episode_id": "VARCHAR", "patient_id": "VARCHAR", "baseline_hb_g_l": "DOUBLE", "baseline_at": "TIMESTAMP",
-        "followup_hb_g_l": "DOUBLE", "followup_at": "TIMESTAMP", "hb_change_g_l": "DOUBLE", "outcome": "VARCHAR",
-        "not_assessable_reason": "VARCHAR", "escalated_to_iv": "BOOLEAN", "primary_cause": "VARCHAR"},
-    "failure_causes": {
-        "episode_id": "VARCHAR", "patient_id": "VARCHAR", "cause": "VARCHAR", "evidence_table": "VARCHAR",
-        "evidence_row_id": "BIGINT", "evidence": "VARCHAR"},
-    "stg_patients": {
-        "row_id": "BIGINT", "patient_id": "VARCHAR", "sex": "VARCHAR", "birth_year": "BIGINT", "age_band": "VARCHAR",
-        "site": "VARCHAR", "pregnancy_start": "DATE", "pregnancy_end": "DATE"},
-    "load_log": {
-        "load_id": "VARCHAR", "table_name": "VARCHAR", "source_file": "VARCHAR", "raw_rows": "BIGINT",
-        "staged_rows": "BIGINT", "quarantined_rows": "BIGINT", "loaded_at": "TIMESTAMP"},
-    "loaded_files": {
-        "load_id": "VARCHAR", "table_name": "VARCHAR", "source_file": "VARCHAR", "content_hash": "VARCHAR",
-        "source": "VARCHAR", "n_rows": "BIGINT", "loaded_at": "TIMESTAMP"},
-    "quarantine": {
-        "table_name": "VARCHAR", "row_id": "BIGINT", "source_file": "VARCHAR", "source_row": "BIGINT",
-        "check_id": "VARCHAR", "reason": "VARCHAR", "raw_values": "VARCHAR"},
-}
+    name: {c.name: SQL_TYPES[c.dtype] for c in registry.spec(name).columns}
+    for name in ("episodes", "iron_outcomes", "failure_causes", "stg_patients", "load_log", "loaded_files",
+                 "quarantine")
+}  # fmt: skip
 
 _row_ids = iter(range(1, 10**9))
 
@@ -50,12 +32,24 @@ def episode(patient_id: str, start: str, agent: str = "iron", **kw) -> dict:
     """One episodes row; tested before with a deficient result unless told otherwise."""
     start_at = datetime.fromisoformat(start)
     row_id = kw.pop("first_row_id", next(_row_ids))
-    row = {"episode_id": f"{agent}-{row_id}", "patient_id": patient_id, "agent": agent,
-           "route": "oral" if agent != "b12" else "im", "start_at": start_at, "start_has_time": False,
-           "end_at": start_at + timedelta(days=27), "testing_status": "tested_before",
-           "prior_test_at": start_at - timedelta(days=3), "prior_test_analyte": {"iron": "ferritin"}.get(agent, agent),
-           "prior_result_class": "deficient", "is_just_in_case": False, "excluded_reason": None, "site": "SITE-A",
-           "prescriber_specialty": "general practice", "first_row_id": row_id}
+    row = {
+        "episode_id": f"{agent}-{row_id}",
+        "patient_id": patient_id,
+        "agent": agent,
+        "route": "oral" if agent != "b12" else "im",
+        "start_at": start_at,
+        "start_has_time": False,
+        "end_at": start_at + timedelta(days=27),
+        "testing_status": "tested_before",
+        "prior_test_at": start_at - timedelta(days=3),
+        "prior_test_analyte": {"iron": "ferritin"}.get(agent, agent),
+        "prior_result_class": "deficient",
+        "is_just_in_case": False,
+        "excluded_reason": None,
+        "site": "SITE-A",
+        "prescriber_specialty": "general practice",
+        "first_row_id": row_id,
+    }
     if kw.get("testing_status", "tested_before") != "tested_before":
         row.update(prior_test_at=None, prior_test_analyte=None, prior_result_class="unknown")
     row.update(kw)
@@ -65,10 +59,19 @@ def episode(patient_id: str, start: str, agent: str = "iron", **kw) -> dict:
 def outcome(ep: dict, result: str, **kw) -> dict:
     """The iron_outcomes row of an iron episode: responded, failed or not_assessable."""
     start = ep["start_at"]
-    row = {"episode_id": ep["episode_id"], "patient_id": ep["patient_id"], "baseline_hb_g_l": 95.0,
-           "baseline_at": start - timedelta(days=2), "followup_hb_g_l": 120.0 if result == "responded" else 97.0,
-           "followup_at": start + timedelta(days=28), "hb_change_g_l": None, "outcome": result,
-           "not_assessable_reason": None, "escalated_to_iv": False, "primary_cause": None}
+    row = {
+        "episode_id": ep["episode_id"],
+        "patient_id": ep["patient_id"],
+        "baseline_hb_g_l": 95.0,
+        "baseline_at": start - timedelta(days=2),
+        "followup_hb_g_l": 120.0 if result == "responded" else 97.0,
+        "followup_at": start + timedelta(days=28),
+        "hb_change_g_l": None,
+        "outcome": result,
+        "not_assessable_reason": None,
+        "escalated_to_iv": False,
+        "primary_cause": None,
+    }
     if result == "not_assessable":
         row.update(followup_hb_g_l=None, followup_at=None, not_assessable_reason="no_followup_hb")
     row.update(kw)
@@ -78,41 +81,93 @@ def outcome(ep: dict, result: str, **kw) -> dict:
 
 
 def cause(ep: dict, name: str, evidence: str | None = None) -> dict:
-    return {"episode_id": ep["episode_id"], "patient_id": ep["patient_id"], "cause": name,
-            "evidence_table": None if name in ("unexplained", "adherence_unknown") else "stg_prescriptions",
-            "evidence_row_id": None if name in ("unexplained", "adherence_unknown") else ep["first_row_id"],
-            "evidence": evidence or f"{name} evidence for {ep['episode_id']}"}
+    return {
+        "episode_id": ep["episode_id"],
+        "patient_id": ep["patient_id"],
+        "cause": name,
+        "evidence_table": None if name in ("unexplained", "adherence_unknown") else "stg_prescriptions",
+        "evidence_row_id": None if name in ("unexplained", "adherence_unknown") else ep["first_row_id"],
+        "evidence": evidence or f"{name} evidence for {ep['episode_id']}",
+    }
 
 
-def patient(patient_id: str, sex: str = "F", birth_year: int | None = 1960, site: str | None = "SITE-A",
-            age_band: str | None = None) -> dict:
-    return {"row_id": next(_row_ids), "patient_id": patient_id, "sex": sex, "birth_year": birth_year,
-            "age_band": age_band, "site": site, "pregnancy_start": None, "pregnancy_end": None}
+def patient(
+    patient_id: str,
+    sex: str = "F",
+    birth_year: int | None = 1960,
+    site: str | None = "SITE-A",
+    age_band: str | None = None,
+) -> dict:
+    return {
+        "row_id": next(_row_ids),
+        "patient_id": patient_id,
+        "sex": sex,
+        "birth_year": birth_year,
+        "age_band": age_band,
+        "site": site,
+        "pregnancy_start": None,
+        "pregnancy_end": None,
+    }
 
 
 def load_log_rows() -> list[dict]:
     at = datetime(2024, 7, 1, 9, 0)
-    return [{"load_id": "L1", "table_name": t, "source_file": f"{t}.csv", "raw_rows": raw, "staged_rows": raw - q,
-             "quarantined_rows": q, "loaded_at": at}
-            for t, raw, q in (("labs", 5000, 12), ("patients", 700, 0), ("prescriptions", 900, 3))]
+    return [
+        {
+            "load_id": "L1",
+            "table_name": t,
+            "source_file": f"{t}.csv",
+            "raw_rows": raw,
+            "staged_rows": raw - q,
+            "quarantined_rows": q,
+            "loaded_at": at,
+        }
+        for t, raw, q in (("labs", 5000, 12), ("patients", 700, 0), ("prescriptions", 900, 3))
+    ]
 
 
 def loaded_files_rows() -> list[dict]:
-    return [{"load_id": r["load_id"], "table_name": r["table_name"], "source_file": r["source_file"],
-             "content_hash": f"{i:064x}", "source": "csv", "n_rows": r["raw_rows"], "loaded_at": r["loaded_at"]}
-            for i, r in enumerate(load_log_rows(), start=1)]
+    return [
+        {
+            "load_id": r["load_id"],
+            "table_name": r["table_name"],
+            "source_file": r["source_file"],
+            "content_hash": f"{i:064x}",
+            "source": "csv",
+            "n_rows": r["raw_rows"],
+            "loaded_at": r["loaded_at"],
+        }
+        for i, r in enumerate(load_log_rows(), start=1)
+    ]
 
 
 def quarantine_rows() -> list[dict]:
     rows = []
     for i in range(12):
         check = "unconvertible_unit" if i < 9 else "implausible_value"
-        rows.append({"table_name": "labs", "row_id": 100 + i, "source_file": "labs.csv", "source_row": i + 2,
-                     "check_id": check, "reason": f"unit 'xx' for row {i}", "raw_values": "{}"})
+        rows.append(
+            {
+                "table_name": "labs",
+                "row_id": 100 + i,
+                "source_file": "labs.csv",
+                "source_row": i + 2,
+                "check_id": check,
+                "reason": f"unit 'xx' for row {i}",
+                "raw_values": "{}",
+            }
+        )
     for i in range(3):
-        rows.append({"table_name": "prescriptions", "row_id": 900 + i, "source_file": "prescriptions.csv",
-                     "source_row": i + 2, "check_id": "end_before_start", "reason": "end before start",
-                     "raw_values": "{}"})
+        rows.append(
+            {
+                "table_name": "prescriptions",
+                "row_id": 900 + i,
+                "source_file": "prescriptions.csv",
+                "source_row": i + 2,
+                "check_id": "end_before_start",
+                "reason": "end before start",
+                "raw_values": "{}",
+            }
+        )
     return rows
 
 
@@ -139,8 +194,14 @@ def _demo_iron(t, month: int, site: str, s: int, k: int) -> None:
     pid = f"P-I-{month}-{s}-{k}"
     t["stg_patients"].append(patient(pid, sex="FM"[k % 2], birth_year=1940 + k, site=site))
     status = {0: "never_tested", 1: "tested_after_only"}.get(k % 5, "tested_before")
-    ep = episode(pid, f"2024-{month:02d}-{1 + k % 27:02d}", "iron", testing_status=status, site=site,
-                 prescriber_specialty=("general practice", "haematology")[k % 2])
+    ep = episode(
+        pid,
+        f"2024-{month:02d}-{1 + k % 27:02d}",
+        "iron",
+        testing_status=status,
+        site=site,
+        prescriber_specialty=("general practice", "haematology")[k % 2],
+    )
     if status == "tested_before" and k % 7 == 2:
         ep["prior_result_class"] = "not_deficient"
     t["episodes"].append(ep)
@@ -158,8 +219,17 @@ def _demo_other(t, month: int, site: str, s: int, k: int, agent: str) -> None:
     excluded = "pregnancy_folate_prophylaxis" if agent == "folate" and k % 10 == 9 else None
     jic = k % 3 == 0 and excluded is None
     status = "never_tested" if jic else "tested_before"
-    t["episodes"].append(episode(pid, f"2024-{month:02d}-{1 + k % 27:02d}", agent, testing_status=status, site=site,
-                                 is_just_in_case=jic, excluded_reason=excluded))
+    t["episodes"].append(
+        episode(
+            pid,
+            f"2024-{month:02d}-{1 + k % 27:02d}",
+            agent,
+            testing_status=status,
+            site=site,
+            is_just_in_case=jic,
+            excluded_reason=excluded,
+        )
+    )
 
 
 def write_warehouse(path: Path, tables: dict[str, list[dict]]) -> Path:
@@ -187,4 +257,5 @@ def write_warehouse(path: Path, tables: dict[str, list[dict]]) -> Path:
 
 def connect(path: Path):
     import ibis
+
     return ibis.duckdb.connect(str(path))

@@ -1,6 +1,7 @@
 """What every source adapter hands to the warehouse loader.
 
-An adapter (csv, omop, mimic) returns a list of `SourceTable`s: for one canonical table
+An adapter (csv, omop, mimic) is a module with `read(input_path, config) -> Extract`: a list
+of `SourceTable`s and notes. Each `SourceTable` holds: for one canonical table
 (`patients`, `labs`, `prescriptions`, `dispensings`, `diagnoses`), the rows read from one
 source file, with the contract's column names (docs/data-contract.md), every value as text
 (or null), and a 1-based `source_row` column giving the row's position in that source file.
@@ -15,30 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REQUIRED_TABLES = ("patients", "labs", "prescriptions")
-OPTIONAL_TABLES = ("dispensings", "diagnoses")
-TABLES = REQUIRED_TABLES + OPTIONAL_TABLES
+# The contract is declared once, in the table registry; adapters import it from here.
+from pipeline.engine.registry import COLUMNS, OPTIONAL_TABLES, REQUIRED_COLUMNS, REQUIRED_TABLES, TABLES
 
-# Contract columns per canonical table, in order (docs/data-contract.md).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("patient_id", "sex", "birth_year", "age_band", "site", "pregnancy_start", "pregnancy_end"),
-    "labs": ("patient_id", "taken_at", "loinc", "test_name", "value", "unit", "ref_low", "ref_high", "site"),
-    "prescriptions": ("patient_id", "start_at", "end_at", "duration_days", "drug_code", "code_system",
-                      "drug_name", "route", "dose_amount", "dose_unit", "doses_per_day", "quantity",
-                      "prescriber_specialty", "site"),
-    "dispensings": ("patient_id", "dispensed_at", "drug_code", "code_system", "drug_name", "quantity",
-                    "days_supply", "site"),
-    "diagnoses": ("patient_id", "code", "coding_system", "recorded_at"),
-}
-
-# Columns that must be present in the file (alternatives: at least one of the tuple).
-REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "patients": (("patient_id",), ("sex",), ("birth_year", "age_band")),
-    "labs": (("patient_id",), ("taken_at",), ("loinc", "test_name"), ("value",)),
-    "prescriptions": (("patient_id",), ("start_at",), ("drug_code", "drug_name")),
-    "dispensings": (("patient_id",), ("dispensed_at",), ("drug_code", "drug_name")),
-    "diagnoses": (("patient_id",), ("code",), ("coding_system",), ("recorded_at",)),
-}
+__all__ = ["COLUMNS", "OPTIONAL_TABLES", "REQUIRED_COLUMNS", "REQUIRED_TABLES", "TABLES", "Extract", "SourceTable"]
 
 
 @dataclass
@@ -55,6 +36,19 @@ class SourceTable:
     content_hash: str
     frame: Any
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Extract:
+    """What every adapter's `read(input_path, config)` returns: the source tables, and notes
+    on what was read differently or left out (files, columns), printed by the CLI."""
+
+    tables: list[SourceTable]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def all_notes(self) -> list[str]:
+        return self.notes + [n for t in self.tables for n in t.notes]
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
+from pipeline.config import load_config
+from pipeline.engine import files
 from pipeline.errors import UserError
-from pipeline.extract.base import COLUMNS, SourceTable, file_sha256
+from pipeline.extract.base import COLUMNS, Extract, SourceTable, file_sha256
 from pipeline.paths import CODELISTS_DIR
 
 REQUIRED_FILES = ("patients", "labevents", "d_labitems", "prescriptions")
@@ -33,11 +34,28 @@ OPTIONAL_FILES = ("emar", "diagnoses_icd", "admissions")
 # Columns each MIMIC-IV file must carry for the mapping (names as published in v2.x).
 NEEDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("subject_id", "gender", "anchor_age", "anchor_year"),
-    "labevents": ("subject_id", "itemid", "charttime", "value", "valuenum", "valueuom",
-                  "ref_range_lower", "ref_range_upper"),
+    "labevents": (
+        "subject_id",
+        "itemid",
+        "charttime",
+        "value",
+        "valuenum",
+        "valueuom",
+        "ref_range_lower",
+        "ref_range_upper",
+    ),
     "d_labitems": ("itemid", "label", "fluid"),
-    "prescriptions": ("subject_id", "starttime", "stoptime", "drug", "ndc", "route",
-                      "dose_val_rx", "dose_unit_rx", "doses_per_24_hrs"),
+    "prescriptions": (
+        "subject_id",
+        "starttime",
+        "stoptime",
+        "drug",
+        "ndc",
+        "route",
+        "dose_val_rx",
+        "dose_unit_rx",
+        "doses_per_24_hrs",
+    ),
     "emar": ("subject_id", "charttime", "medication", "event_txt"),
     "diagnoses_icd": ("subject_id", "hadm_id", "icd_code", "icd_version"),
     "admissions": ("hadm_id", "admittime"),
@@ -51,10 +69,10 @@ EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def read(input_dir: Path, config) -> list[SourceTable]:
+def read(input_dir: Path, config) -> Extract:
     """The canonical tables found in a MIMIC-IV `hosp` folder (or its parent holding `hosp/`)."""
     paths = discover(Path(input_dir))
-    con = duckdb.connect()
+    con = files.scratch()
     for name, path in paths.items():
         _stage(con, name, path)
     _stage_shift(con, _shift_enabled(config))
@@ -63,7 +81,7 @@ def read(input_dir: Path, config) -> list[SourceTable]:
         tables.append(_dispensings(con, paths))
     if "diagnoses_icd" in paths:
         tables.append(_diagnoses(con, paths))
-    return tables
+    return Extract(tables)
 
 
 def discover(input_dir: Path) -> dict[str, Path]:
@@ -83,17 +101,16 @@ def discover(input_dir: Path) -> dict[str, Path]:
 
 
 def _shift_enabled(config) -> bool:
-    """Whether to move MIMIC's shifted dates back (config [mimic]); on when the key is absent."""
-    section = config.get("mimic", {}) if config is not None else {}
-    return bool(section.get("shift_dates_to_anchor_year_group", True))
+    """Whether to move MIMIC's shifted dates back (config [mimic])."""
+    return (config or load_config()).mimic.shift_dates_to_anchor_year_group
 
 
-def _stage(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
+def _stage(con: object, name: str, path: Path) -> None:
     """Load the needed columns of one file into table `name`, all text, with `source_row`."""
-    scan = f"read_csv('{_quote(path)}', header = true, all_varchar = true, delim = ',', quote = '\"')"
+    scan = f"read_csv('{files.sql_path(path)}', header = true, all_varchar = true, delim = ',', quote = '\"')"
     try:
         header = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
-    except duckdb.Error as exc:
+    except files.DatabaseError as exc:
         raise UserError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
     lowered = {h.lower(): h for h in header}
     missing = [c for c in NEEDED_COLUMNS[name] if c not in lowered]
@@ -106,7 +123,7 @@ def _stage(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
     con.execute(f"CREATE VIEW {name} AS SELECT rowid + 1 AS source_row, * FROM src_{name}")
 
 
-def _stage_shift(con: duckdb.DuckDBPyConnection, enabled: bool) -> None:
+def _stage_shift(con: object, enabled: bool) -> None:
     """Table `shift(subject_id, shift_days, first_year)`: whole days to subtract per patient.
 
     MIMIC-IV stores each patient's dates shifted into 2100-2200; `anchor_year_group` gives
@@ -114,10 +131,13 @@ def _stage_shift(con: duckdb.DuckDBPyConnection, enabled: bool) -> None:
     1 January of anchor_year and 1 January of the span's first year keeps every interval
     within a patient. Missing or unparsable group: no shift for that patient.
     """
-    has_group = "anchor_year_group" in _columns(con, "patients")
+    has_group = "anchor_year_group" in files.column_names(con, "patients")
     first = "TRY_CAST(trim(split_part(anchor_year_group, '-', 1)) AS INTEGER)" if has_group else "NULL"
-    days = (f"date_diff('day', make_date({first}, 1, 1), make_date(TRY_CAST(anchor_year AS INTEGER), 1, 1))"
-            if enabled else "NULL")
+    days = (
+        f"date_diff('day', make_date({first}, 1, 1), make_date(TRY_CAST(anchor_year AS INTEGER), 1, 1))"
+        if enabled
+        else "NULL"
+    )
     con.execute(f"""
         CREATE TABLE shift AS
         SELECT subject_id, arg_min(coalesce({days}, 0), source_row) AS shift_days,
@@ -130,8 +150,10 @@ def _stage_shift(con: duckdb.DuckDBPyConnection, enabled: bool) -> None:
 def _shifted(expr: str, days: str = "s.shift_days") -> str:
     """SQL: the timestamp text `expr` moved back by `days`; unparsable text is kept as read."""
     ts = f"TRY_CAST({expr} AS TIMESTAMP)"
-    return (f"CASE WHEN {ts} IS NULL OR {days} IS NULL OR {days} = 0 THEN {expr} "
-            f"ELSE strftime({ts} - to_days(CAST({days} AS INTEGER)), '{_TIMESTAMP_FORMAT}') END")
+    return (
+        f"CASE WHEN {ts} IS NULL OR {days} IS NULL OR {days} = 0 THEN {expr} "
+        f"ELSE strftime({ts} - to_days(CAST({days} AS INTEGER)), '{_TIMESTAMP_FORMAT}') END"
+    )
 
 
 def _patients(con, paths) -> SourceTable:
@@ -162,10 +184,10 @@ def _labs(con, paths) -> SourceTable:
     (blank -> null); ref_low/ref_high = ref_range_lower/upper. An itemid missing from
     d_labitems gets test_name 'MIMIC itemid <id>' (unmapped, listed by coverage).
     """
-    has_loinc = "loinc_code" in _columns(con, "d_labitems")
+    has_loinc = "loinc_code" in files.column_names(con, "d_labitems")
     loinc = "nullif(trim(d.loinc_code), '')" if has_loinc else "NULL"
     sql = f"""
-        SELECT l.source_row, l.subject_id AS patient_id, {_shifted('l.charttime')} AS taken_at,
+        SELECT l.source_row, l.subject_id AS patient_id, {_shifted("l.charttime")} AS taken_at,
                {loinc} AS loinc,
                CASE WHEN d.label IS NULL THEN 'MIMIC itemid ' || l.itemid
                     WHEN lower(trim(d.fluid)) = 'blood' THEN trim(d.label)
@@ -176,12 +198,14 @@ def _labs(con, paths) -> SourceTable:
                nullif(trim(l.ref_range_lower), '') AS ref_low, nullif(trim(l.ref_range_upper), '') AS ref_high
         FROM labevents l
         LEFT JOIN (SELECT itemid, arg_min(label, source_row) AS label, arg_min(fluid, source_row) AS fluid
-                   {', arg_min(loinc_code, source_row) AS loinc_code' if has_loinc else ''}
+                   {", arg_min(loinc_code, source_row) AS loinc_code" if has_loinc else ""}
                    FROM d_labitems GROUP BY itemid) d USING (itemid)
         LEFT JOIN shift s USING (subject_id)
     """
-    notes = [f"{paths['labevents'].name}: item names from {paths['d_labitems'].name}; "
-             "items of fluids other than Blood are named '<fluid>: <label>' so they do not map"]
+    notes = [
+        f"{paths['labevents'].name}: item names from {paths['d_labitems'].name}; "
+        "items of fluids other than Blood are named '<fluid>: <label>' so they do not map"
+    ]
     return _source_table(con, "labs", paths["labevents"], sql, notes)
 
 
@@ -198,7 +222,7 @@ def _prescriptions(con, paths) -> SourceTable:
     _stage_routes(con)
     sql = f"""
         SELECT p.source_row, p.subject_id AS patient_id,
-               {_shifted('p.starttime')} AS start_at, {_shifted('p.stoptime')} AS end_at,
+               {_shifted("p.starttime")} AS start_at, {_shifted("p.stoptime")} AS end_at,
                CASE WHEN NOT regexp_full_match(coalesce(trim(p.ndc), ''), '0*') THEN trim(p.ndc) END AS drug_code,
                CASE WHEN NOT regexp_full_match(coalesce(trim(p.ndc), ''), '0*') THEN 'NDC' END AS code_system,
                nullif(trim(p.drug), '') AS drug_name,
@@ -227,14 +251,16 @@ def _dispensings(con, paths) -> SourceTable:
     con.register("dose_events", pd.DataFrame({"event_txt": dose_events.str.strip().str.lower()}))
     where = "lower(trim(e.event_txt)) IN (SELECT event_txt FROM dose_events)"
     sql = f"""
-        SELECT e.source_row, e.subject_id AS patient_id, {_shifted('e.charttime')} AS dispensed_at,
+        SELECT e.source_row, e.subject_id AS patient_id, {_shifted("e.charttime")} AS dispensed_at,
                nullif(trim(e.medication), '') AS drug_name, '1' AS quantity, '1' AS days_supply
         FROM emar e LEFT JOIN shift s USING (subject_id)
         WHERE {where}
     """
     total, kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {where}) FROM emar e").fetchone()
-    notes = [f"{paths['emar'].name}: {kept} administration events loaded as dispensings; "
-             f"{total - kept} other events (not given, held, flushed, ...) not loaded"]
+    notes = [
+        f"{paths['emar'].name}: {kept} administration events loaded as dispensings; "
+        f"{total - kept} other events (not given, held, flushed, ...) not loaded"
+    ]
     return _source_table(con, "dispensings", paths["emar"], sql, notes)
 
 
@@ -248,8 +274,14 @@ def _diagnoses(con, paths) -> SourceTable:
     hadm_id not in it, recorded_at is empty and validation quarantines the row.
     """
     has_adm = "admissions" in paths
-    adm = ("LEFT JOIN (SELECT hadm_id, arg_min(admittime, source_row) AS admittime FROM admissions "
-           "GROUP BY hadm_id) a USING (hadm_id)") if has_adm else ""
+    adm = (
+        (
+            "LEFT JOIN (SELECT hadm_id, arg_min(admittime, source_row) AS admittime FROM admissions "
+            "GROUP BY hadm_id) a USING (hadm_id)"
+        )
+        if has_adm
+        else ""
+    )
     admit = _shifted("a.admittime") if has_adm else "NULL"
     sql = f"""
         SELECT d.source_row, d.subject_id AS patient_id, upper(trim(d.icd_code)) AS code,
@@ -258,35 +290,26 @@ def _diagnoses(con, paths) -> SourceTable:
                {admit} AS recorded_at
         FROM diagnoses_icd d {adm} LEFT JOIN shift s USING (subject_id)
     """
-    notes = [f"{paths['diagnoses_icd'].name}: recorded_at is the admission time"
-             + ("" if has_adm else "; admissions.csv.gz missing, so recorded_at is empty")]
+    notes = [
+        f"{paths['diagnoses_icd'].name}: recorded_at is the admission time"
+        + ("" if has_adm else "; admissions.csv.gz missing, so recorded_at is empty")
+    ]
     return _source_table(con, "diagnoses", paths["diagnoses_icd"], sql, notes)
 
 
 def _stage_routes(con) -> None:
     routes = _read_codelist("routes.csv")
-    con.register("routes", pd.DataFrame({"route_text": routes["route_text"].str.strip().str.lower(),
-                                         "route": routes["route"].str.strip()}))
+    con.register(
+        "routes",
+        pd.DataFrame(
+            {"route_text": routes["route_text"].str.strip().str.lower(), "route": routes["route"].str.strip()}
+        ),
+    )
 
 
 def _source_table(con, table: str, path: Path, sql: str, notes: list[str]) -> SourceTable:
-    """Run `sql` (source_row plus some contract columns) into a pyarrow table holding every
-    contract column of `table` as text, in source order."""
-    rel = con.sql(sql)
-    present = set(rel.columns)
-    cols = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
-                     for c in COLUMNS[table])
-    frame = con.sql(f"SELECT {cols}, CAST(source_row AS BIGINT) AS source_row FROM ({sql}) ORDER BY source_row")
-    return SourceTable(table, path.name, file_sha256(path), frame.to_arrow_table(), notes)
-
-
-def _columns(con, view: str) -> set[str]:
-    return {row[0] for row in con.execute(f"DESCRIBE {view}").fetchall()}
+    return SourceTable(table, path.name, file_sha256(path), files.text_columns(con, sql, COLUMNS[table]), notes)
 
 
 def _read_codelist(name: str) -> pd.DataFrame:
     return pd.read_csv(CODELISTS_DIR / name, dtype=str, keep_default_na=False)
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -24,16 +24,15 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
+from pipeline.engine import files
 from pipeline.errors import UserError
-from pipeline.extract.base import COLUMNS, SourceTable, file_sha256
+from pipeline.extract.base import COLUMNS, Extract, SourceTable, file_sha256
 from pipeline.paths import CODELISTS_DIR
 
 REQUIRED = ("person", "measurement", "drug_exposure")
-OPTIONAL = ("condition_occurrence", "concept", "care_site", "visit_occurrence", "provider",
-            "observation_period")
+OPTIONAL = ("condition_occurrence", "concept", "care_site", "visit_occurrence", "provider", "observation_period")
 
 # Columns a table must have for the mapping; all others are optional (null when absent).
 NEEDED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -69,34 +68,38 @@ _ICD10_SHAPE = r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?"
 
 @dataclass
 class _Source:
-    name: str            # OMOP table name, lower case
-    source_file: str     # file name (or 'db.duckdb:table')
+    name: str  # OMOP table name, lower case
+    source_file: str  # file name (or 'db.duckdb:table')
     content_hash: str
-    scan: str            # SQL reading the table (CSV), or producing it with a 1-based __row column
+    scan: str  # SQL reading the table (CSV), or producing it with a 1-based __row column
     path: Path
     is_csv: bool = False
 
 
-def read(input_path: Path, config) -> list[SourceTable]:
+def read(input_path: Path, config) -> Extract:
     """The canonical tables found in an OMOP CDM folder or DuckDB file."""
     input_path = Path(input_path)
-    con = duckdb.connect()
+    con = files.scratch()
     sources = _discover(con, input_path)
     for src in sources.values():
         _stage(con, src)
     for name, cols in _PLACEHOLDERS.items():
         if name not in sources:
-            con.execute(f"CREATE TABLE {name} AS SELECT "
-                        + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in cols) + " LIMIT 0")
+            con.execute(
+                f"CREATE TABLE {name} AS SELECT "
+                + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in cols)
+                + " LIMIT 0"
+            )
     _stage_codelists(con)
     _stage_sites(con)
     tables = [_patients(con, sources), _labs(con, sources), *_drugs(con, sources)]
     if "condition_occurrence" in sources:
         tables.append(_diagnoses(con, sources))
-    return tables
+    return Extract(tables)
 
 
 # ---------------------------------------------------------------- discovery and staging
+
 
 def _discover(con, input_path: Path) -> dict[str, _Source]:
     if input_path.is_file():
@@ -107,8 +110,10 @@ def _discover(con, input_path: Path) -> dict[str, _Source]:
         raise UserError(f"OMOP input not found: {input_path}")
     for name in REQUIRED:
         if name not in found:
-            raise UserError(f"OMOP: required table '{name}' ({name}.csv, {name.upper()}.csv or "
-                            f"{name}.parquet) not found in {input_path}")
+            raise UserError(
+                f"OMOP: required table '{name}' ({name}.csv, {name.upper()}.csv or "
+                f"{name}.parquet) not found in {input_path}"
+            )
     return found
 
 
@@ -144,23 +149,28 @@ def _csv_scan(path: Path) -> str:
     if not first.strip():
         raise UserError(f"{path.name}: file is empty (no header row)")
     dialect = "delim = '\t', quote = ''" if "\t" in first and "," not in first else "delim = ','"
-    return f"SELECT * FROM read_csv('{_quote(path)}', header = true, all_varchar = true, {dialect})"
+    return f"SELECT * FROM read_csv('{files.sql_path(path)}', header = true, all_varchar = true, {dialect})"
 
 
 def _parquet_scan(path: Path) -> str:
-    return (f"SELECT file_row_number + 1 AS __row, COLUMNS(c -> c <> 'file_row_number')::VARCHAR "
-            f"FROM read_parquet('{_quote(path)}', file_row_number = true)")
+    return (
+        f"SELECT file_row_number + 1 AS __row, COLUMNS(c -> c <> 'file_row_number')::VARCHAR "
+        f"FROM read_parquet('{files.sql_path(path)}', file_row_number = true)"
+    )
 
 
 def _discover_database(con, path: Path) -> dict[str, _Source]:
     try:
-        con.execute(f"ATTACH '{_quote(path)}' AS omop_src (READ_ONLY)")
-    except duckdb.Error as exc:
-        raise UserError(f"{path.name}: not a folder and not a readable DuckDB database "
-                        f"({str(exc).splitlines()[0]})") from None
-    rows = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                       "WHERE table_catalog = 'omop_src' ORDER BY table_schema = 'main' DESC, "
-                       "table_schema = 'cdm' DESC, table_schema, table_name").fetchall()
+        con.execute(f"ATTACH '{files.sql_path(path)}' AS omop_src (READ_ONLY)")
+    except files.DatabaseError as exc:
+        raise UserError(
+            f"{path.name}: not a folder and not a readable DuckDB database ({str(exc).splitlines()[0]})"
+        ) from None
+    rows = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = 'omop_src' ORDER BY table_schema = 'main' DESC, "
+        "table_schema = 'cdm' DESC, table_schema, table_name"
+    ).fetchall()
     digest = file_sha256(path)
     found: dict[str, _Source] = {}
     for schema, table in rows:
@@ -181,7 +191,7 @@ def _stage(con, src: _Source) -> None:
         else:
             body = src.scan
         cols = [r[0] for r in con.execute(f"DESCRIBE {body}").fetchall() if r[0] != "__row"]
-    except duckdb.Error as exc:
+    except files.DatabaseError as exc:
         raise UserError(f"{src.source_file}: cannot be read ({str(exc).splitlines()[0]})") from None
     lowered = [c.lower() for c in cols]
     missing = [c for c in NEEDED_COLUMNS[src.name] if c not in lowered]
@@ -197,8 +207,12 @@ def _stage_codelists(con) -> None:
     concepts["concept_id"] = concepts["concept_id"].astype("int64")
     con.register("omop_concepts", concepts[["domain", "concept_id", "maps_to"]])
     routes = pd.read_csv(CODELISTS_DIR / "routes.csv", dtype=str, keep_default_na=False)
-    con.register("routes", pd.DataFrame({"route_text": routes["route_text"].str.strip().str.lower(),
-                                         "route": routes["route"].str.strip()}))
+    con.register(
+        "routes",
+        pd.DataFrame(
+            {"route_text": routes["route_text"].str.strip().str.lower(), "route": routes["route"].str.strip()}
+        ),
+    )
 
 
 def _stage_sites(con) -> None:
@@ -206,24 +220,29 @@ def _stage_sites(con) -> None:
 
     Site = care_site_name, else care_site_source_value, else the care_site_id itself.
     """
-    cs = _cols(con, "care_site")
+    cs = files.column_names(con, "care_site")
     name = "nullif(trim(care_site_name), '')" if "care_site_name" in cs else "NULL"
     source = "nullif(trim(care_site_source_value), '')" if "care_site_source_value" in cs else "NULL"
     con.execute(f"""CREATE VIEW site_of_care_site AS
         SELECT TRY_CAST(care_site_id AS BIGINT) AS care_site_id,
                arg_min(coalesce({name}, {source}, care_site_id), care_site_id) AS site
         FROM care_site GROUP BY 1""")
-    visit_cs = "TRY_CAST(v.care_site_id AS BIGINT)" if "care_site_id" in _cols(con, "visit_occurrence") else "NULL"
+    visit_cs = (
+        "TRY_CAST(v.care_site_id AS BIGINT)"
+        if "care_site_id" in files.column_names(con, "visit_occurrence")
+        else "NULL"
+    )
     con.execute(f"""CREATE VIEW site_of_visit AS
         SELECT TRY_CAST(v.visit_occurrence_id AS BIGINT) AS visit_occurrence_id, any_value(s.site) AS site
         FROM visit_occurrence v JOIN site_of_care_site s ON s.care_site_id = {visit_cs} GROUP BY 1""")
-    person_cs = "TRY_CAST(p.care_site_id AS BIGINT)" if "care_site_id" in _cols(con, "person") else "NULL"
+    person_cs = "TRY_CAST(p.care_site_id AS BIGINT)" if "care_site_id" in files.column_names(con, "person") else "NULL"
     con.execute(f"""CREATE VIEW site_of_person AS
         SELECT TRY_CAST(p.person_id AS BIGINT) AS person_id, any_value(s.site) AS site
         FROM person p JOIN site_of_care_site s ON s.care_site_id = {person_cs} GROUP BY 1""")
 
 
 # ---------------------------------------------------------------- canonical tables
+
 
 def _patients(con, sources) -> SourceTable:
     """person -> patients.
@@ -237,12 +256,12 @@ def _patients(con, sources) -> SourceTable:
     c = _col_getter(con, "person", "p")
     sql = f"""
         SELECT p.source_row, p.person_id AS patient_id,
-               coalesce(g.maps_to, nullif(trim({c('gender_source_value')}), ''), 'U') AS sex,
+               coalesce(g.maps_to, nullif(trim({c("gender_source_value")}), ''), 'U') AS sex,
                nullif(trim(p.year_of_birth), '') AS birth_year,
-               coalesce(s.site, nullif(trim({c('care_site_id')}), '')) AS site
+               coalesce(s.site, nullif(trim({c("care_site_id")}), '')) AS site
         FROM person p
-        LEFT JOIN omop_concepts g ON g.domain = 'gender' AND g.concept_id = TRY_CAST({c('gender_concept_id')} AS BIGINT)
-        LEFT JOIN site_of_care_site s ON s.care_site_id = TRY_CAST({c('care_site_id')} AS BIGINT)
+        LEFT JOIN omop_concepts g ON g.domain = 'gender' AND g.concept_id = TRY_CAST({c("gender_concept_id")} AS BIGINT)
+        LEFT JOIN site_of_care_site s ON s.care_site_id = TRY_CAST({c("care_site_id")} AS BIGINT)
     """
     notes = _observation_period_notes(con, sources)
     return _source_table(con, "patients", sources["person"], sql, notes)
@@ -254,8 +273,10 @@ def _observation_period_notes(con, sources) -> list[str]:
     n, persons, first, last = con.execute("""
         SELECT count(*), count(DISTINCT person_id), min(observation_period_start_date),
                max(observation_period_end_date) FROM observation_period""").fetchone()
-    return [f"{sources['observation_period'].source_file}: {n} observation periods for {persons} persons, "
-            f"{first} to {last} (reported only; the audit does not restrict to them)"]
+    return [
+        f"{sources['observation_period'].source_file}: {n} observation periods for {persons} persons, "
+        f"{first} to {last} (reported only; the audit does not restrict to them)"
+    ]
 
 
 def _labs(con, sources) -> SourceTable:
@@ -278,29 +299,35 @@ def _labs(con, sources) -> SourceTable:
     operator = f"TRY_CAST({c('operator_concept_id')} AS BIGINT)"
     sql = f"""
         SELECT m.source_row, m.person_id AS patient_id,
-               coalesce(nullif(trim({c('measurement_datetime')}), ''), m.measurement_date) AS taken_at,
+               coalesce(nullif(trim({c("measurement_datetime")}), ''), m.measurement_date) AS taken_at,
                coalesce(CASE WHEN mc.vocabulary_id = 'LOINC' THEN mc.concept_code END,
                         CASE WHEN sc.vocabulary_id = 'LOINC' THEN sc.concept_code END,
                         CASE WHEN {is_loinc_shape} THEN {source_value} END) AS loinc,
                CASE WHEN {source_value} IS NULL OR {is_loinc_shape}
                     THEN coalesce(mc.concept_name, {source_value}) ELSE {source_value} END AS test_name,
                CASE WHEN {number} IS NOT NULL THEN coalesce(op.maps_to, '') || {number}
-                    ELSE nullif(trim({c('value_source_value')}), '') END AS value,
-               coalesce(nullif(trim({c('unit_source_value')}), ''),
+                    ELSE nullif(trim({c("value_source_value")}), '') END AS value,
+               coalesce(nullif(trim({c("unit_source_value")}), ''),
                         CASE WHEN uc.vocabulary_id = 'UCUM' THEN uc.concept_code END) AS unit,
-               nullif(trim({c('range_low')}), '') AS ref_low, nullif(trim({c('range_high')}), '') AS ref_high,
+               nullif(trim({c("range_low")}), '') AS ref_low, nullif(trim({c("range_high")}), '') AS ref_high,
                {_site_expr(c)} AS site
         FROM measurement m
-        {_concept_join('mc', c('measurement_concept_id'))}
-        {_concept_join('sc', c('measurement_source_concept_id'))}
-        {_concept_join('uc', c('unit_concept_id'))}
+        {_concept_join("mc", c("measurement_concept_id"))}
+        {_concept_join("sc", c("measurement_source_concept_id"))}
+        {_concept_join("uc", c("unit_concept_id"))}
         LEFT JOIN omop_concepts op ON op.domain = 'meas_operator' AND op.concept_id = {operator}
         {_site_joins(c)}
     """
     unknown = con.execute(f"""SELECT count(*) FROM measurement m WHERE coalesce({operator}, 0) <> 0
         AND {operator} NOT IN (SELECT concept_id FROM omop_concepts WHERE domain = 'meas_operator')""").fetchone()[0]
-    notes = [f"measurement: {unknown} rows with an operator_concept_id not in omop_concepts.csv, "
-             "value loaded without a comparator"] if unknown else []
+    notes = (
+        [
+            f"measurement: {unknown} rows with an operator_concept_id not in omop_concepts.csv, "
+            "value loaded without a comparator"
+        ]
+        if unknown
+        else []
+    )
     return _source_table(con, "labs", sources["measurement"], sql, notes)
 
 
@@ -330,8 +357,15 @@ def _drugs(con, sources) -> list[SourceTable]:
                FROM ({base}) WHERE is_dispensing"""
     n_disp = con.execute(f"SELECT count(*) FROM ({base}) WHERE is_dispensing").fetchone()[0]
     src = sources["drug_exposure"]
-    out = [_source_table(con, "prescriptions", src, presc,
-                         [f"{src.source_file}: {n_disp} dispensing rows (drug_type_concept_id) loaded as dispensings"])]
+    out = [
+        _source_table(
+            con,
+            "prescriptions",
+            src,
+            presc,
+            [f"{src.source_file}: {n_disp} dispensing rows (drug_type_concept_id) loaded as dispensings"],
+        )
+    ]
     if n_disp:
         out.append(_source_table(con, "dispensings", src, disp, []))
     return out
@@ -342,31 +376,31 @@ def _drug_base_sql(con, c, is_disp: str) -> str:
     system_case = " ".join(f"WHEN sc.vocabulary_id = '{v}' THEN '{s}'" for v, s in _DRUG_VOCABULARIES.items())
     route_src = f"nullif(trim({c('route_source_value')}), '')"
     route_id = f"TRY_CAST({c('route_concept_id')} AS BIGINT)"
-    pr = _cols(con, "provider")
+    pr = files.column_names(con, "provider")
     specialty_src = "nullif(trim(pr.specialty_source_value), '')" if "specialty_source_value" in pr else "NULL"
     specialty_id = "pr.specialty_concept_id" if "specialty_concept_id" in pr else "NULL"
     return f"""
         SELECT d.source_row, d.person_id AS patient_id, {is_disp} AS is_dispensing,
-               coalesce(nullif(trim({c('drug_exposure_start_datetime')}), ''), d.drug_exposure_start_date) AS start_at,
-               coalesce(nullif(trim({c('drug_exposure_end_datetime')}), ''),
-                        nullif(trim({c('drug_exposure_end_date')}), '')) AS end_at,
-               nullif(trim({c('days_supply')}), '') AS days_supply,
+               coalesce(nullif(trim({c("drug_exposure_start_datetime")}), ''), d.drug_exposure_start_date) AS start_at,
+               coalesce(nullif(trim({c("drug_exposure_end_datetime")}), ''),
+                        nullif(trim({c("drug_exposure_end_date")}), '')) AS end_at,
+               nullif(trim({c("days_supply")}), '') AS days_supply,
                CASE WHEN dc.vocabulary_id = 'RxNorm' THEN dc.concept_code {code_case} END AS drug_code,
                CASE WHEN dc.vocabulary_id = 'RxNorm' THEN 'RXNORM' {system_case} END AS code_system,
-               coalesce(dc.concept_name, nullif(trim({c('drug_source_value')}), '')) AS drug_name,
+               coalesce(dc.concept_name, nullif(trim({c("drug_source_value")}), '')) AS drug_name,
                coalesce(rc.maps_to, r.route,
                         CASE WHEN {route_src} IS NOT NULL OR coalesce({route_id}, 0) <> 0 THEN 'other' END) AS route,
-               nullif(trim({c('quantity')}), '') AS quantity,
+               nullif(trim({c("quantity")}), '') AS quantity,
                coalesce(spc.concept_name, {specialty_src}) AS prescriber_specialty,
                {_site_expr(c)} AS site
         FROM drug_exposure d
-        {_concept_join('dc', c('drug_concept_id'))}
-        {_concept_join('sc', c('drug_source_concept_id'))}
+        {_concept_join("dc", c("drug_concept_id"))}
+        {_concept_join("sc", c("drug_source_concept_id"))}
         LEFT JOIN omop_concepts rc ON rc.domain = 'route' AND rc.concept_id = {route_id}
         LEFT JOIN routes r ON r.route_text = lower({route_src})
         LEFT JOIN (SELECT * FROM provider QUALIFY row_number() OVER (PARTITION BY provider_id) = 1) pr
-               ON pr.provider_id = {c('provider_id')}
-        {_concept_join('spc', specialty_id)}
+               ON pr.provider_id = {c("provider_id")}
+        {_concept_join("spc", specialty_id)}
         {_site_joins(c)}
     """
 
@@ -391,26 +425,31 @@ def _diagnoses(con, sources) -> SourceTable:
                     WHEN regexp_full_match({value}, '{_ICD9_SHAPE}') THEN 'ICD9CM'
                     WHEN regexp_full_match({value}, '{_SNOMED_SHAPE}') THEN 'SNOMED'
                     WHEN regexp_full_match({value}, '{_ICD10_SHAPE}') THEN 'ICD10' END AS coding_system,
-               coalesce(nullif(trim({c('condition_start_datetime')}), ''), co.condition_start_date) AS recorded_at
+               coalesce(nullif(trim({c("condition_start_datetime")}), ''), co.condition_start_date) AS recorded_at
         FROM condition_occurrence co
-        {_concept_join('sc', c('condition_source_concept_id'))}
-        {_concept_join('cc', c('condition_concept_id'))}
+        {_concept_join("sc", c("condition_source_concept_id"))}
+        {_concept_join("cc", c("condition_concept_id"))}
     """
     return _source_table(con, "diagnoses", sources["condition_occurrence"], sql, [])
 
 
 # ---------------------------------------------------------------- SQL helpers
 
+
 def _concept_join(alias: str, id_expr: str) -> str:
     """Left join to `concept`; concept_id 0 ('No matching concept') never matches."""
-    return (f"LEFT JOIN (SELECT TRY_CAST(concept_id AS BIGINT) AS concept_id, concept_name, vocabulary_id, "
-            f"concept_code FROM concept) {alias} ON {alias}.concept_id = TRY_CAST({id_expr} AS BIGINT) "
-            f"AND {alias}.concept_id <> 0")
+    return (
+        f"LEFT JOIN (SELECT TRY_CAST(concept_id AS BIGINT) AS concept_id, concept_name, vocabulary_id, "
+        f"concept_code FROM concept) {alias} ON {alias}.concept_id = TRY_CAST({id_expr} AS BIGINT) "
+        f"AND {alias}.concept_id <> 0"
+    )
 
 
 def _site_joins(c) -> str:
-    return (f"LEFT JOIN site_of_visit sv ON sv.visit_occurrence_id = TRY_CAST({c('visit_occurrence_id')} AS BIGINT) "
-            f"LEFT JOIN site_of_person ps ON ps.person_id = TRY_CAST({c('person_id')} AS BIGINT)")
+    return (
+        f"LEFT JOIN site_of_visit sv ON sv.visit_occurrence_id = TRY_CAST({c('visit_occurrence_id')} AS BIGINT) "
+        f"LEFT JOIN site_of_person ps ON ps.person_id = TRY_CAST({c('person_id')} AS BIGINT)"
+    )
 
 
 def _site_expr(c) -> str:
@@ -420,23 +459,10 @@ def _site_expr(c) -> str:
 
 def _col_getter(con, table: str, alias: str):
     """c('col') -> 'alias.col' when the table has it, else a text NULL (optional CDM columns)."""
-    present = _cols(con, table)
+    present = files.column_names(con, table)
     return lambda col: f"{alias}.{col}" if col in present else "CAST(NULL AS VARCHAR)"
 
 
 def _source_table(con, table: str, src: _Source, sql: str, notes: list[str]) -> SourceTable:
-    """Run `sql` into a pyarrow table with every contract column of `table` as text, in
-    source order."""
-    present = set(con.sql(sql).columns)
-    cols = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
-                     for c in COLUMNS[table])
-    frame = con.sql(f"SELECT {cols}, CAST(source_row AS BIGINT) AS source_row FROM ({sql}) ORDER BY source_row")
-    return SourceTable(table, src.source_file, src.content_hash, frame.to_arrow_table(), notes)
-
-
-def _cols(con, table: str) -> set[str]:
-    return {r[0].lower() for r in con.execute(f"DESCRIBE {table}").fetchall()}
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
+    frame = files.text_columns(con, sql, COLUMNS[table])
+    return SourceTable(table, src.source_file, src.content_hash, frame, notes)

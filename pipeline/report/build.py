@@ -2,7 +2,7 @@
 
 Everything meant for release (index.html, audit.xlsx, csv/) is made from one set of
 released frames: the charts, the HTML tables, the CSV files and the Excel sheets all show
-the same numbers, with small numbers already withheld by `pipeline.disclosure`. Only
+the same numbers, with small numbers already withheld by `pipeline.audit.disclosure`. Only
 `local-only/` holds episode-level rows (the case lists), never suppressed and marked
 not for release.
 
@@ -18,20 +18,32 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import ibis
 import pandas as pd
 
-from pipeline import disclosure
-from pipeline.audit import check_report_config
+from pipeline.audit.measures import BY_ID, GROUP_BYS, MEASURES, Measure
+from pipeline.audit.stats import binomial_limits, p_chart, z_value
 from pipeline.errors import UserError
-from pipeline.measures import BY_ID, GROUP_BYS, MEASURES, Measure
-from pipeline.stats import binomial_limits, p_chart, z_value
 from pipeline.report.charts import funnel_flags, funnel_limit_curves
 
-RELEASE_COLUMNS = ("measure_id", "category", "period_type", "period_start", "period_end", "group_by",
-                   "group_value", "numerator", "denominator", "rate", "ci_low", "ci_high", "suppressed")
+RELEASE_COLUMNS = (
+    "measure_id",
+    "category",
+    "period_type",
+    "period_start",
+    "period_end",
+    "group_by",
+    "group_value",
+    "numerator",
+    "denominator",
+    "rate",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+)
 RATE_DECIMALS = 4
 
 
@@ -66,14 +78,22 @@ class ReportData:
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def build_report(con, out_dir: Path, config, period_from: date | None = None, period_to: date | None = None,
-                 by: str | None = None, manifest_extra: dict | None = None) -> Path:
+def build_report(
+    con,
+    out_dir: Path,
+    config,
+    period_from: date | None = None,
+    period_to: date | None = None,
+    by: str | None = None,
+    manifest_extra: dict | None = None,
+) -> Path:
     """Write `out_dir/anemia-audit-report-<period_to or today>/` (index.html, audit.xlsx,
     csv/, local-only/case_lists.csv, manifest.json) and return its path. Needs the aud_*
     tables (`anemia-audit audit`). Periods (months, quarters) are shown when they lie
     wholly between `period_from` and `period_to` (either may be None: no bound)."""
     from pipeline.report import caselists, html, manifest, xlsx  # they use this module's frames
-    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+
+    started, t0 = datetime.now(UTC), time.perf_counter()
     _check_arguments(con, config, period_from, period_to, by)
     data = collect(con, config, period_from, period_to, by)
     out_dir = Path(out_dir)
@@ -84,10 +104,18 @@ def build_report(con, out_dir: Path, config, period_from: date | None = None, pe
         outputs = write_csv(tmp / "csv", data.files)
         xlsx.write(tmp / "audit.xlsx", data, config)
         (tmp / "index.html").write_text(html.render(data, config), encoding="utf-8")
-        outputs["local-only/case_lists.csv"] = caselists.write(con, tmp / "local-only", config, period_from,
-                                                               period_to)
-        manifest.write(tmp / "manifest.json", final.name, con, config, data, outputs, started,
-                       time.perf_counter() - t0, manifest_extra)
+        outputs["local-only/case_lists.csv"] = caselists.write(con, tmp / "local-only", config, period_from, period_to)
+        manifest.write(
+            tmp / "manifest.json",
+            final.name,
+            con,
+            config,
+            data,
+            outputs,
+            started,
+            time.perf_counter() - t0,
+            manifest_extra,
+        )
         os.chmod(tmp, 0o755)
         _swap_into_place(tmp, final)
     except BaseException:
@@ -104,7 +132,6 @@ def _check_arguments(con, config, period_from, period_to, by) -> None:
     missing = [f"aud_{m.id}" for m in MEASURES if f"aud_{m.id}" not in con.list_tables()]
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit audit` first")
-    check_report_config(config)
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
@@ -120,19 +147,28 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
 def collect(con, config, period_from: date | None, period_to: date | None, by: str | None) -> ReportData:
     """Every frame the report shows, from the released aud_* columns only."""
     threshold, rounding = _disclosure_used(con, config)
-    rep = config["report"]
+    rep = config.report
     releases = {m.id: read_release(con, m, period_from, period_to, by) for m in MEASURES}
     latest = _latest_quarter(releases)
-    flags = funnel_flags(rep["funnel_inner"], rep["funnel_outer"])
+    flags = funnel_flags(rep.funnel_inner, rep.funnel_outer)
     sections = [_section(m, releases[m.id], latest, by, rep, flags) for m in MEASURES if m.category is None]
     causes = _latest_rows(releases["failure_causes"], latest)
     data = ReportData(
-        period_from=period_from, period_to=period_to, by=by, latest=latest,
+        period_from=period_from,
+        period_to=period_to,
+        by=by,
+        latest=latest,
         latest_end=None if latest is None else latest + pd.offsets.QuarterEnd(0),
-        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        threshold=threshold, rounding=rounding, funnel_flags=flags, sections=sections,
-        summary=summary_table(sections, latest), causes=causes,
-        loads=load_table(con), reasons=quarantine_reasons(con, config))
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        threshold=threshold,
+        rounding=rounding,
+        funnel_flags=flags,
+        sections=sections,
+        summary=summary_table(sections, latest),
+        causes=causes,
+        loads=load_table(con),
+        reasons=quarantine_reasons(con, config),
+    )
     data.files = _files(data, releases)
     return data
 
@@ -143,11 +179,12 @@ def _disclosure_used(con, config) -> tuple[int, int]:
         run = con.table("audit_run").to_pandas()
         if len(run):
             return int(run.threshold.iloc[0]), int(run.rounding.iloc[0])
-    return disclosure.settings(config)
+    return config.disclosure.threshold, config.disclosure.rounding
 
 
-def read_release(con, measure: Measure, period_from: date | None, period_to: date | None,
-                 by: str | None) -> pd.DataFrame:
+def read_release(
+    con, measure: Measure, period_from: date | None, period_to: date | None, by: str | None
+) -> pd.DataFrame:
     """The released rows of one measure in the period, for all episodes and the `by`
     breakdown; the true counts never leave the warehouse."""
     t = con.table(f"aud_{measure.id}")
@@ -156,9 +193,15 @@ def read_release(con, measure: Measure, period_from: date | None, period_to: dat
         t = t.filter(t.period_start >= period_from)
     if period_to:
         t = t.filter(t.period_end <= period_to)
-    t = t.select(*RELEASE_COLUMNS[:7], numerator=t.released_numerator, denominator=t.released_denominator,
-                 rate=t.released_rate, ci_low=t.released_ci_low, ci_high=t.released_ci_high,
-                 suppressed=t.is_suppressed)
+    t = t.select(
+        *RELEASE_COLUMNS[:7],
+        numerator=t.released_numerator,
+        denominator=t.released_denominator,
+        rate=t.released_rate,
+        ci_low=t.released_ci_low,
+        ci_high=t.released_ci_high,
+        suppressed=t.is_suppressed,
+    )
     df = t.to_pandas()
     for col in ("period_start", "period_end"):
         df[col] = pd.to_datetime(df[col])
@@ -175,8 +218,11 @@ def read_release(con, measure: Measure, period_from: date | None, period_to: dat
 def _latest_quarter(releases: dict[str, pd.DataFrame]) -> pd.Timestamp | None:
     """The latest quarter in which every measure with episodes in the period has a row
     (so the summary compares like with like); else the latest quarter of any measure."""
-    starts = [set(r.period_start[(r.period_type == "quarter") & (r.group_by == "all")])
-              for mid, r in releases.items() if BY_ID[mid].category is None and len(r)]
+    starts = [
+        set(r.period_start[(r.period_type == "quarter") & (r.group_by == "all")])
+        for mid, r in releases.items()
+        if BY_ID[mid].category is None and len(r)
+    ]
     starts = [s for s in starts if s]
     if not starts:
         return None
@@ -202,8 +248,12 @@ def spc_frame(release: pd.DataFrame, rep) -> pd.DataFrame:
     """Monthly p-chart of all episodes on the released counts (withheld months are gaps)."""
     months = release[(release.period_type == "month") & (release.group_by == "all")]
     months = months.sort_values("period_start").reset_index(drop=True)
-    chart = p_chart(months.numerator.astype("float64"), months.denominator.astype("float64"),
-                    rep["spc_sigma"], rep["spc_run_length"])
+    chart = p_chart(
+        months.numerator.astype("float64"),
+        months.denominator.astype("float64"),
+        rep.spc_sigma,
+        rep.spc_run_length,
+    )
     out = months[["period_start", "period_end", "numerator", "denominator", "suppressed"]].copy()
     for col in ("rate", "centre", "lcl", "ucl"):
         out[col] = chart[col].round(RATE_DECIMALS)
@@ -219,18 +269,21 @@ def funnel_frame(release: pd.DataFrame, latest, by: str, rep, flags: list[str]):
     if total.empty or pd.isna(total.rate.iloc[0]) or groups.rate.isna().all():
         return None, None
     centre = float(total.numerator.iloc[0]) / float(total.denominator.iloc[0])
-    out = groups[["period_start", "period_end", "group_by", "group_value", "numerator", "denominator",
-                  "rate", "suppressed"]].copy()
+    out = groups[
+        ["period_start", "period_end", "group_by", "group_value", "numerator", "denominator", "rate", "suppressed"]
+    ].copy()
     n = out.denominator.astype("float64")
     out["centre"] = round(centre, RATE_DECIMALS)
-    for name, conf in (("inner", rep["funnel_inner"]), ("outer", rep["funnel_outer"])):
+    for name, conf in (("inner", rep.funnel_inner), ("outer", rep.funnel_outer)):
         low, high = binomial_limits(centre, n, z_value(conf))
         out[f"{name}_low"], out[f"{name}_high"] = low.round(RATE_DECIMALS), high.round(RATE_DECIMALS)
     outside_outer = (out.rate < out.outer_low) | (out.rate > out.outer_high)
     outside_inner = (out.rate < out.inner_low) | (out.rate > out.inner_high)
-    out["flag"] = [flags[2] if o else flags[1] if i else flags[0] if pd.notna(r) else "withheld"
-                   for o, i, r in zip(outside_outer, outside_inner, out.rate)]
-    curves = funnel_limit_curves(centre, float(n.min()), float(n.max()), rep["funnel_inner"], rep["funnel_outer"])
+    out["flag"] = [
+        flags[2] if o else flags[1] if i else flags[0] if pd.notna(r) else "withheld"
+        for o, i, r in zip(outside_outer, outside_inner, out.rate, strict=False)
+    ]
+    curves = funnel_limit_curves(centre, float(n.min()), float(n.max()), rep.funnel_inner, rep.funnel_outer)
     return out.reset_index(drop=True), curves
 
 
@@ -240,12 +293,21 @@ def summary_table(sections: list[MeasureSection], latest) -> pd.DataFrame:
     rows = []
     for s in sections:
         row = _latest_rows(s.release, latest)
-        base = {"measure_id": s.measure.id, "title": s.measure.title,
-                "period_start": latest, "period_end": None if latest is None else latest + pd.offsets.QuarterEnd(0)}
+        base = {
+            "measure_id": s.measure.id,
+            "title": s.measure.title,
+            "period_start": latest,
+            "period_end": None if latest is None else latest + pd.offsets.QuarterEnd(0),
+        }
         values = row.iloc[0].to_dict() if len(row) else {"suppressed": False}
         signals = int((s.spc.signal != "").sum()) if s.spc is not None else 0
-        rows.append({**base, **{c: values.get(c) for c in ("numerator", "denominator", "rate", "ci_low", "ci_high",
-                                                          "suppressed")}, "spc_special_cause_months": signals})
+        rows.append(
+            {
+                **base,
+                **{c: values.get(c) for c in ("numerator", "denominator", "rate", "ci_low", "ci_high", "suppressed")},
+                "spc_special_cause_months": signals,
+            }
+        )
     out = pd.DataFrame(rows)
     for col in ("numerator", "denominator"):
         out[col] = out[col].astype("Int64")
@@ -274,19 +336,16 @@ def quarantine_reasons(con, config) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     q = con.table("quarantine")
     agg = q.group_by("table_name", "check_id").aggregate(rows=q.row_id.nunique())
-    agg = agg.order_by([agg.rows.desc(), "table_name", "check_id"]).limit(config["report"]["top_quarantine_reasons"])
-    df = agg.to_pandas()
-    descriptions = _check_descriptions(config)
-    df["description"] = [descriptions.get((t, c), "") for t, c in zip(df.table_name, df.check_id)]
+    agg = agg.order_by([agg.rows.desc(), "table_name", "check_id"]).limit(config.report.top_quarantine_reasons)
+    if "checks" in con.list_tables():  # written by validate: the checks as data
+        checks = con.table("checks").select("table_name", "check_id", "description")
+        agg = agg.left_join(checks, ["table_name", "check_id"]).select(*agg.columns, "description")
+    else:
+        agg = agg.mutate(description=ibis.literal(""))
+    df = agg.order_by([agg.rows.desc(), "table_name", "check_id"]).to_pandas()
+    df["description"] = df["description"].fillna("")
     df["rows"] = df["rows"].astype("Int64")
     return df[cols]
-
-
-def _check_descriptions(config) -> dict[tuple[str, str], str]:
-    from pipeline.staging.common import Context
-    from pipeline.validate import MODULES
-    ctx = Context(config=config, con=None, today=date.today())
-    return {(table, c.check_id): c.description for table, module in MODULES.items() for c in module.checks(ctx)}
 
 
 def _files(data: ReportData, releases: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ibis
 
-from pipeline.measures import MEASURES, audit_population, predicate
+from pipeline.audit.measures import MEASURES, audit_population, predicate
 
 README = """LOCAL ONLY - NOT FOR RELEASE
 
@@ -27,11 +27,37 @@ the measures (docs/measures.md) the episode counts in.
 """
 
 COLUMNS = (
-    "episode_id", "patient_id", "agent", "route", "start_at", "start_has_time", "end_at", "site",
-    "prescriber_specialty", "sex", "age_band", "testing_status", "prior_test_at", "prior_test_analyte",
-    "prior_result_class", "prior_test_row_id", "after_test_at", "after_test_row_id", "is_just_in_case",
-    "excluded_reason", "first_row_id", "outcome", "not_assessable_reason", "baseline_hb_g_l", "followup_hb_g_l",
-    "hb_change_g_l", "escalated_to_iv", "primary_cause", "causes", "cause_evidence", "in_denominator_of",
+    "episode_id",
+    "patient_id",
+    "agent",
+    "route",
+    "start_at",
+    "start_has_time",
+    "end_at",
+    "site",
+    "prescriber_specialty",
+    "sex",
+    "age_band",
+    "testing_status",
+    "prior_test_at",
+    "prior_test_analyte",
+    "prior_result_class",
+    "prior_test_row_id",
+    "after_test_at",
+    "after_test_row_id",
+    "is_just_in_case",
+    "excluded_reason",
+    "first_row_id",
+    "outcome",
+    "not_assessable_reason",
+    "baseline_hb_g_l",
+    "followup_hb_g_l",
+    "hb_change_g_l",
+    "escalated_to_iv",
+    "primary_cause",
+    "causes",
+    "cause_evidence",
+    "in_denominator_of",
     "in_numerator_of",
 )
 
@@ -46,15 +72,28 @@ def case_list(con, config, period_from: date | None, period_to: date | None) -> 
     if period_to:
         pop = pop.filter(day <= period_to)
     fc = con.table("failure_causes")
-    fc = fc.mutate(_line=fc.cause + ibis.literal(": ") + fc.evidence.fill_null("no single evidence row")
-                   + ibis.literal(" [") + fc.evidence_table.fill_null("-") + ibis.literal(" row ")
-                   + fc.evidence_row_id.cast("string").fill_null("-") + ibis.literal("]"))
+    fc = fc.mutate(
+        _line=fc.cause
+        + ibis.literal(": ")
+        + fc.evidence.fill_null("no single evidence row")
+        + ibis.literal(" [")
+        + fc.evidence_table.fill_null("-")
+        + ibis.literal(" row ")
+        + fc.evidence_row_id.cast("string").fill_null("-")
+        + ibis.literal("]")
+    )
     per_episode = fc.group_by(c_episode_id=fc.episode_id).aggregate(
         causes=fc.cause.group_concat("|", order_by=fc.cause),
-        cause_evidence=fc._line.group_concat(" ; ", order_by=fc.cause))
+        cause_evidence=fc._line.group_concat(" ; ", order_by=fc.cause),
+    )
     t = pop.left_join(per_episode, pop.episode_id == per_episode.c_episode_id)
-    t = t.mutate(sex=t.g_sex, age_band=t.g_age_band, site=t.g_site,
-                 in_denominator_of=_membership(t, numerator=False), in_numerator_of=_membership(t, numerator=True))
+    t = t.mutate(
+        sex=t.g_sex,
+        age_band=t.g_age_band,
+        site=t.g_site,
+        in_denominator_of=_membership(t, numerator=False),
+        in_numerator_of=_membership(t, numerator=True),
+    )
     return t.select(*[c for c in COLUMNS if c in t.columns]).order_by(["start_at", "episode_id"])
 
 

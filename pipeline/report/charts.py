@@ -10,14 +10,14 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from pipeline.stats import binomial_limits, z_value
+from pipeline.audit.stats import binomial_limits, z_value
 
 WIDTH = 720
 COMMON, WARN, ALARM = "#4c78a8", "#ff7f0e", "#d62728"
 
 
 def _scale(domain: list[str]) -> alt.Scale:
-    return alt.Scale(domain=domain, range=[COMMON, WARN, ALARM][:len(domain)])
+    return alt.Scale(domain=domain, range=[COMMON, WARN, ALARM][: len(domain)])
 
 
 def funnel_flags(inner: float, outer: float) -> list[str]:
@@ -27,8 +27,11 @@ def funnel_flags(inner: float, outer: float) -> list[str]:
 
 def spc_status(signal: pd.Series) -> pd.Series:
     """The legend label of a p-chart point."""
-    return signal.map({"above": "outside limits", "below": "outside limits", "shift": "shift"}).fillna(
-        "common cause").where(signal != "", "common cause")
+    return (
+        signal.map({"above": "outside limits", "below": "outside limits", "shift": "shift"})
+        .fillna("common cause")
+        .where(signal != "", "common cause")
+    )
 
 
 def spc_chart(spc: pd.DataFrame, title: str, width: int = WIDTH, height: int = 220) -> alt.LayerChart:
@@ -36,29 +39,42 @@ def spc_chart(spc: pd.DataFrame, title: str, width: int = WIDTH, height: int = 2
     vary with each period's denominator) and special-cause points in colour. `spc` has
     period_start, numerator, denominator, rate, centre, lcl, ucl, signal (one row per
     period, withheld periods with missing rate)."""
-    d = spc.assign(period=pd.to_datetime(spc.period_start).dt.strftime("%Y-%m-%d"),
-                   status=spc_status(spc.signal.fillna("")))
+    d = spc.assign(
+        period=pd.to_datetime(spc.period_start).dt.strftime("%Y-%m-%d"), status=spc_status(spc.signal.fillna(""))
+    )
     x = alt.X("period:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, tickCount=8))
     pct = alt.Axis(format=".0%")
     base = alt.Chart(d).encode(x=x)
-    limits = base.transform_fold(["lcl", "ucl"], as_=["limit", "value"]).mark_line(
-        interpolate="step", strokeDash=[4, 3], color="#999999").encode(
-        y=alt.Y("value:Q", axis=pct, title="rate"), detail="limit:N")
+    limits = (
+        base.transform_fold(["lcl", "ucl"], as_=["limit", "value"])
+        .mark_line(interpolate="step", strokeDash=[4, 3], color="#999999")
+        .encode(y=alt.Y("value:Q", axis=pct, title="rate"), detail="limit:N")
+    )
     centre = base.mark_line(color="#555555").encode(y="centre:Q")
     line = base.mark_line(color="#9ecae9").encode(y="rate:Q")
     points = base.mark_circle(size=60, opacity=1).encode(
         y=alt.Y("rate:Q", axis=pct, title="rate"),
-        color=alt.Color("status:N", scale=alt.Scale(domain=["common cause", "shift", "outside limits"],
-                                                    range=[COMMON, WARN, ALARM]),
-                        legend=alt.Legend(title=None, orient="top")),
-        tooltip=[alt.Tooltip("period:T", format="%B %Y"), "numerator:Q", "denominator:Q",
-                 alt.Tooltip("rate:Q", format=".1%"), alt.Tooltip("lcl:Q", format=".1%"),
-                 alt.Tooltip("ucl:Q", format=".1%"), "signal:N"])
+        color=alt.Color(
+            "status:N",
+            scale=alt.Scale(domain=["common cause", "shift", "outside limits"], range=[COMMON, WARN, ALARM]),
+            legend=alt.Legend(title=None, orient="top"),
+        ),
+        tooltip=[
+            alt.Tooltip("period:T", format="%B %Y"),
+            "numerator:Q",
+            "denominator:Q",
+            alt.Tooltip("rate:Q", format=".1%"),
+            alt.Tooltip("lcl:Q", format=".1%"),
+            alt.Tooltip("ucl:Q", format=".1%"),
+            "signal:N",
+        ],
+    )
     return alt.layer(limits, centre, line, points).properties(title=title, width=width, height=height)
 
 
-def funnel_limit_curves(centre: float, min_n: float, max_n: float, inner: float, outer: float,
-                        points: int = 120) -> pd.DataFrame:
+def funnel_limit_curves(
+    centre: float, min_n: float, max_n: float, inner: float, outer: float, points: int = 120
+) -> pd.DataFrame:
     """The funnel's control limits as curves over the groups' range of denominators
     (long format: denominator, limit, low, high)."""
     n = np.unique(np.geomspace(max(1.0, min_n * 0.5), max(max_n, 2.0) * 1.1, points).round(2))
@@ -69,8 +85,15 @@ def funnel_limit_curves(centre: float, min_n: float, max_n: float, inner: float,
     return pd.concat(frames, ignore_index=True)
 
 
-def funnel_chart(groups: pd.DataFrame, curves: pd.DataFrame, title: str, group_label: str,
-                 flags: list[str], width: int = WIDTH, height: int = 260) -> alt.LayerChart:
+def funnel_chart(
+    groups: pd.DataFrame,
+    curves: pd.DataFrame,
+    title: str,
+    group_label: str,
+    flags: list[str],
+    width: int = WIDTH,
+    height: int = 260,
+) -> alt.LayerChart:
     """Funnel plot: each group's rate against its denominator, with the overall rate and
     the control limits that narrow as the denominator grows; groups outside are coloured.
     `groups` has group_value, numerator, denominator, rate, centre, flag (one of `flags`,
@@ -78,20 +101,38 @@ def funnel_chart(groups: pd.DataFrame, curves: pd.DataFrame, title: str, group_l
     groups = groups.dropna(subset=["rate"])
     pct = alt.Axis(format=".0%")
     curve_layers = []
-    for label, dash in zip(curves.limit.unique(), ([4, 3], [1, 2])):
-        curve_layers.append(alt.Chart(curves[curves.limit == label]).transform_fold(
-            ["low", "high"], as_=["side", "value"]).mark_line(strokeDash=dash, color="#888888").encode(
-            x=alt.X("denominator:Q", title="denominator (episodes)"), y=alt.Y("value:Q", axis=pct, title="rate"),
-            detail="side:N", tooltip=[alt.Tooltip("limit:N", title="limit")]))
+    for label, dash in zip(curves.limit.unique(), ([4, 3], [1, 2]), strict=False):
+        curve_layers.append(
+            alt.Chart(curves[curves.limit == label])
+            .transform_fold(["low", "high"], as_=["side", "value"])
+            .mark_line(strokeDash=dash, color="#888888")
+            .encode(
+                x=alt.X("denominator:Q", title="denominator (episodes)"),
+                y=alt.Y("value:Q", axis=pct, title="rate"),
+                detail="side:N",
+                tooltip=[alt.Tooltip("limit:N", title="limit")],
+            )
+        )
     centre = alt.Chart(groups).mark_rule(color="#555555").encode(y="mean(centre):Q")
-    points = alt.Chart(groups).mark_circle(size=80, opacity=1).encode(
-        x="denominator:Q", y=alt.Y("rate:Q", axis=pct),
-        color=alt.Color("flag:N", scale=_scale(flags),
-                        legend=alt.Legend(title=None, orient="top")),
-        tooltip=[alt.Tooltip("group_value:N", title=group_label), "numerator:Q", "denominator:Q",
-                 alt.Tooltip("rate:Q", format=".1%"), "flag:N"])
+    points = (
+        alt.Chart(groups)
+        .mark_circle(size=80, opacity=1)
+        .encode(
+            x="denominator:Q",
+            y=alt.Y("rate:Q", axis=pct),
+            color=alt.Color("flag:N", scale=_scale(flags), legend=alt.Legend(title=None, orient="top")),
+            tooltip=[
+                alt.Tooltip("group_value:N", title=group_label),
+                "numerator:Q",
+                "denominator:Q",
+                alt.Tooltip("rate:Q", format=".1%"),
+                "flag:N",
+            ],
+        )
+    )
     labels = points.mark_text(dx=8, align="left", fontSize=10, color="#333333").encode(
-        text="group_value:N", color=alt.value("#333333"))
+        text="group_value:N", color=alt.value("#333333")
+    )
     return alt.layer(*curve_layers, centre, points, labels).properties(title=title, width=width, height=height)
 
 
@@ -101,11 +142,22 @@ def causes_chart(causes: pd.DataFrame, title: str, width: int = WIDTH, height: i
     d = causes.dropna(subset=["rate"])
     height = height or max(60, 22 * len(d))
     y = alt.Y("category:N", sort=list(d.sort_values("rate", ascending=False).category), title=None)
-    bars = alt.Chart(d).mark_bar(color="#4c78a8").encode(
-        y=y, x=alt.X("rate:Q", axis=alt.Axis(format=".0%"), title="share of failed iron episodes"),
-        tooltip=[alt.Tooltip("category:N", title="cause"), "numerator:Q", "denominator:Q",
-                 alt.Tooltip("rate:Q", format=".1%"), alt.Tooltip("ci_low:Q", format=".1%"),
-                 alt.Tooltip("ci_high:Q", format=".1%")])
+    bars = (
+        alt.Chart(d)
+        .mark_bar(color="#4c78a8")
+        .encode(
+            y=y,
+            x=alt.X("rate:Q", axis=alt.Axis(format=".0%"), title="share of failed iron episodes"),
+            tooltip=[
+                alt.Tooltip("category:N", title="cause"),
+                "numerator:Q",
+                "denominator:Q",
+                alt.Tooltip("rate:Q", format=".1%"),
+                alt.Tooltip("ci_low:Q", format=".1%"),
+                alt.Tooltip("ci_high:Q", format=".1%"),
+            ],
+        )
+    )
     ci = alt.Chart(d).mark_rule(color="#333333").encode(y=y, x="ci_low:Q", x2="ci_high:Q")
     return alt.layer(bars, ci).properties(title=title, width=width, height=height)
 
@@ -113,7 +165,13 @@ def causes_chart(causes: pd.DataFrame, title: str, width: int = WIDTH, height: i
 def quarantine_chart(reasons: pd.DataFrame, title: str, width: int = WIDTH) -> alt.Chart:
     """Horizontal bars: quarantined rows per table and check."""
     d = reasons.assign(check=reasons.table_name + ": " + reasons.check_id)
-    return alt.Chart(d).mark_bar(color="#e45756").encode(
-        y=alt.Y("check:N", sort="-x", title=None), x=alt.X("rows:Q", title="quarantined rows"),
-        tooltip=["table_name:N", "check_id:N", "rows:Q", "description:N"],
-    ).properties(title=title, width=width, height=max(60, 22 * len(d)))
+    return (
+        alt.Chart(d)
+        .mark_bar(color="#e45756")
+        .encode(
+            y=alt.Y("check:N", sort="-x", title=None),
+            x=alt.X("rows:Q", title="quarantined rows"),
+            tooltip=["table_name:N", "check_id:N", "rows:Q", "description:N"],
+        )
+        .properties(title=title, width=width, height=max(60, 22 * len(d)))
+    )

@@ -47,8 +47,9 @@ def table_view(frame: pd.DataFrame, source: str, keys: list[str], columns: list[
     for i in range(len(frame)):
         withheld = bool(frame["suppressed"].iloc[i]) if "suppressed" in frame else False
         cells = [(c, _format(frame[c.name].iloc[i], c.kind, withheld)) for c in columns]
-        rows.append({"keys": json.dumps({k: _text(text[k].iloc[i]) for k in keys}), "cells": cells,
-                     "withheld": withheld})
+        rows.append(
+            {"keys": json.dumps({k: _text(text[k].iloc[i]) for k in keys}), "cells": cells, "withheld": withheld}
+        )
     return TableView(source=source, caption=caption, columns=columns, rows=rows)
 
 
@@ -68,8 +69,11 @@ def _format(v, kind: str, withheld: bool) -> str:
     return str(v)
 
 
-COUNTS = [Column("numerator", "Numerator", "count"), Column("denominator", "Denominator", "count"),
-          Column("rate", "Rate %", "pct")]
+COUNTS = [
+    Column("numerator", "Numerator", "count"),
+    Column("denominator", "Denominator", "count"),
+    Column("rate", "Rate %", "pct"),
+]
 
 
 def _ci_columns(confidence: float) -> list[Column]:
@@ -87,54 +91,116 @@ def _measure_views(data) -> tuple[list[dict], dict]:
             view["spc_id"] = f"chart-spc-{m.id}"
             specs[view["spc_id"]] = charts.spc_chart(s.spc, f"{m.title}: monthly p-chart").to_dict(validate=False)
             view["spc_table"] = table_view(
-                s.spc, f"csv/{m.id}_spc.csv", ["period_start"],
-                [Column("period_start", "Month", "date"), *COUNTS, Column("centre", "Centre %", "pct"),
-                 Column("lcl", "Lower limit %", "pct"), Column("ucl", "Upper limit %", "pct"),
-                 Column("signal", "Signal")], f"{m.title}: monthly values (all episodes)")
+                s.spc,
+                f"csv/{m.id}_spc.csv",
+                ["period_start"],
+                [
+                    Column("period_start", "Month", "date"),
+                    *COUNTS,
+                    Column("centre", "Centre %", "pct"),
+                    Column("lcl", "Lower limit %", "pct"),
+                    Column("ucl", "Upper limit %", "pct"),
+                    Column("signal", "Signal"),
+                ],
+                f"{m.title}: monthly values (all episodes)",
+            )
         if s.funnel is not None:
             view["funnel_id"] = f"chart-funnel-{m.id}"
             specs[view["funnel_id"]] = charts.funnel_chart(
-                s.funnel, s.curves, f"{m.title}: by {group_label}, {data.latest:%Y} Q{data.latest.quarter}",
-                group_label, data.funnel_flags).to_dict(validate=False)
+                s.funnel,
+                s.curves,
+                f"{m.title}: by {group_label}, {data.latest:%Y} Q{data.latest.quarter}",
+                group_label,
+                data.funnel_flags,
+            ).to_dict(validate=False)
             view["funnel_table"] = table_view(
-                s.funnel, f"csv/{m.id}_funnel.csv", ["group_value"],
-                [Column("group_value", group_label.capitalize()), *COUNTS,
-                 Column("outer_low", "Outer limit low %", "pct"), Column("outer_high", "Outer limit high %", "pct"),
-                 Column("flag", "Flag")], f"{m.title} by {group_label}, latest quarter")
+                s.funnel,
+                f"csv/{m.id}_funnel.csv",
+                ["group_value"],
+                [
+                    Column("group_value", group_label.capitalize()),
+                    *COUNTS,
+                    Column("outer_low", "Outer limit low %", "pct"),
+                    Column("outer_high", "Outer limit high %", "pct"),
+                    Column("flag", "Flag"),
+                ],
+                f"{m.title} by {group_label}, latest quarter",
+            )
         sections.append(view)
     return sections, specs
 
 
 def render(data, config) -> str:
-    rep = config["report"]
-    ci = _ci_columns(rep["confidence"])
+    rep = config.report
+    ci = _ci_columns(rep.confidence)
     sections, specs = _measure_views(data)
-    summary = table_view(data.summary, "csv/summary.csv", ["measure_id"],
-                         [Column("title", "Measure"), *COUNTS, *ci,
-                          Column("spc_special_cause_months", "Special-cause months", "count")],
-                         "All measures, latest quarter, all episodes")
+    summary = table_view(
+        data.summary,
+        "csv/summary.csv",
+        ["measure_id"],
+        [Column("title", "Measure"), *COUNTS, *ci, Column("spc_special_cause_months", "Special-cause months", "count")],
+        "All measures, latest quarter, all episodes",
+    )
     causes_view = table_view(
-        data.causes, "csv/failure_causes.csv", ["period_type", "period_start", "group_by", "group_value", "category"],
-        [Column("category", "Cause"), *COUNTS, *ci], "Causes among failed iron episodes, latest quarter")
+        data.causes,
+        "csv/failure_causes.csv",
+        ["period_type", "period_start", "group_by", "group_value", "category"],
+        [Column("category", "Cause"), *COUNTS, *ci],
+        "Causes among failed iron episodes, latest quarter",
+    )
     if data.causes["rate"].notna().any():
-        specs["chart-causes"] = charts.causes_chart(data.causes, "Causes of iron failure (share of failed "
-                                                                 "episodes; an episode can have several)").to_dict(validate=False)
-    loads = table_view(data.loads, "csv/data_quality_loads.csv", ["table_name", "source_file"],
-                       [Column("table_name", "Table"), Column("source_file", "File"),
-                        Column("raw_rows", "Loaded", "count"), Column("staged_rows", "Staged", "count"),
-                        Column("quarantined_rows", "Quarantined", "count")], "Rows per table and file")
-    reasons = table_view(data.reasons, "csv/data_quality_quarantine.csv", ["table_name", "check_id"],
-                         [Column("table_name", "Table"), Column("check_id", "Check"),
-                          Column("rows", "Rows", "count"), Column("description", "What the check asks")],
-                         "Most frequent quarantine checks")
+        specs["chart-causes"] = charts.causes_chart(
+            data.causes, "Causes of iron failure (share of failed episodes; an episode can have several)"
+        ).to_dict(validate=False)
+    loads = table_view(
+        data.loads,
+        "csv/data_quality_loads.csv",
+        ["table_name", "source_file"],
+        [
+            Column("table_name", "Table"),
+            Column("source_file", "File"),
+            Column("raw_rows", "Loaded", "count"),
+            Column("staged_rows", "Staged", "count"),
+            Column("quarantined_rows", "Quarantined", "count"),
+        ],
+        "Rows per table and file",
+    )
+    reasons = table_view(
+        data.reasons,
+        "csv/data_quality_quarantine.csv",
+        ["table_name", "check_id"],
+        [
+            Column("table_name", "Table"),
+            Column("check_id", "Check"),
+            Column("rows", "Rows", "count"),
+            Column("description", "What the check asks"),
+        ],
+        "Most frequent quarantine checks",
+    )
     if len(data.reasons):
-        specs["chart-quarantine"] = charts.quarantine_chart(data.reasons, "Quarantined rows by check").to_dict(validate=False)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+        specs["chart-quarantine"] = charts.quarantine_chart(data.reasons, "Quarantined rows by check").to_dict(
+            validate=False
+        )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     return env.get_template("report.html.j2").render(
-        data=data, rep=rep, sections=sections, summary=summary, causes=causes_view, loads=loads, reasons=reasons,
-        has_causes_chart="chart-causes" in specs, has_quarantine_chart="chart-quarantine" in specs,
-        specs_json=_script_json(specs), vega_js=vega_bundle())
+        data=data,
+        rep=rep,
+        sections=sections,
+        summary=summary,
+        causes=causes_view,
+        loads=loads,
+        reasons=reasons,
+        has_causes_chart="chart-causes" in specs,
+        has_quarantine_chart="chart-quarantine" in specs,
+        specs_json=_script_json(specs),
+        vega_js=vega_bundle(),
+    )
 
 
 def _script_json(obj) -> str:

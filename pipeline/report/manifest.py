@@ -12,27 +12,53 @@ import hashlib
 import json
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 from pipeline.paths import CODELISTS_DIR, PROJECT_DIR, REFERENCE_DIR
 
-PACKAGES = ("anemia-audit", "duckdb", "ibis-framework", "sqlglot", "pandera", "pandas", "polars", "pyarrow",
-            "altair", "vl-convert-python", "openpyxl", "jinja2", "typer")
+PACKAGES = (
+    "anemia-audit",
+    "duckdb",
+    "ibis-framework",
+    "sqlglot",
+    "pandera",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "altair",
+    "vl-convert-python",
+    "openpyxl",
+    "jinja2",
+    "typer",
+)
 STEP_PREFIXES = ("raw_", "stg_", "aud_")
 STEP_TABLES = ("quarantine", "load_log", "episodes", "iron_outcomes", "failure_causes")
 
 
-def write(path: Path, folder: str, con, config, data, outputs: dict[str, int], started: datetime,
-          seconds: float, extra: dict | None) -> None:
+def write(
+    path: Path,
+    folder: str,
+    con,
+    config,
+    data,
+    outputs: dict[str, int],
+    started: datetime,
+    seconds: float,
+    extra: dict | None,
+) -> None:
     doc = {
-        "report": {"folder": folder, "period_from": _iso(data.period_from),
-                   "period_to": _iso(data.period_to), "by": data.by,
-                   "latest_period": None if data.latest is None else data.latest.strftime("%Y-%m-%d"),
-                   "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                   "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                   "run_seconds": round(seconds, 2)},
+        "report": {
+            "folder": folder,
+            "period_from": _iso(data.period_from),
+            "period_to": _iso(data.period_to),
+            "by": data.by,
+            "latest_period": None if data.latest is None else data.latest.strftime("%Y-%m-%d"),
+            "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "run_seconds": round(seconds, 2),
+        },
         "inputs": input_files(con),
         "config": {"origin": config.origin, "hash": config.hash(), "values": config.as_dict()},
         "audit_run": audit_run(con, config),
@@ -65,11 +91,18 @@ def input_files(con) -> list[dict]:
         hashes = {(r.table_name, r.source_file): r.content_hash for r in lf.itertuples()}
     out = []
     for r in log.sort_values(["table_name", "source_file"]).itertuples():
-        out.append({"table_name": r.table_name, "source_file": r.source_file,
-                    "sha256": hashes.get((r.table_name, r.source_file)),
-                    "load_id": getattr(r, "load_id", None), "loaded_at": str(getattr(r, "loaded_at", None)),
-                    "raw_rows": int(r.raw_rows), "staged_rows": int(r.staged_rows),
-                    "quarantined_rows": int(r.quarantined_rows)})
+        out.append(
+            {
+                "table_name": r.table_name,
+                "source_file": r.source_file,
+                "sha256": hashes.get((r.table_name, r.source_file)),
+                "load_id": getattr(r, "load_id", None),
+                "loaded_at": str(getattr(r, "loaded_at", None)),
+                "raw_rows": int(r.raw_rows),
+                "staged_rows": int(r.staged_rows),
+                "quarantined_rows": int(r.quarantined_rows),
+            }
+        )
     return out
 
 
@@ -94,8 +127,11 @@ def file_versions(folder: Path) -> dict[str, dict]:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         versions = sorted({r["version"] for r in rows if r.get("version")}) if rows and "version" in rows[0] else []
-        out[path.name] = {"versions": versions, "rows": len(rows),
-                          "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        out[path.name] = {
+            "versions": versions,
+            "rows": len(rows),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
     return out
 
 
@@ -112,6 +148,7 @@ def package_versions() -> dict[str, str | None]:
 def git_state() -> dict:
     """The commit of the code that made the report (null outside a git checkout) and
     whether the working tree had uncommitted changes."""
+
     def git(*args: str) -> str | None:
         try:
             r = subprocess.run(["git", "-C", str(PROJECT_DIR), *args], capture_output=True, text=True, timeout=10)

@@ -7,21 +7,33 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
-from pipeline.measures import MEASURES
+from pipeline.audit.measures import MEASURES
 
 COLUMN_NOTES = (
-    ("numerator, denominator", "released counts: rounded to the nearest {rounding} (0 = not rounded); "
-                               "empty when withheld"),
-    ("rate, ci_low, ci_high", "proportion and Wilson {confidence:g} % confidence interval, computed from the "
-                              "released counts; empty when withheld"),
-    ("suppressed", "true when the cell is withheld by disclosure control (counts 1-{threshold}, or to stop "
-                   "a withheld cell being worked out from totals)"),
+    (
+        "numerator, denominator",
+        "released counts: rounded to the nearest {rounding} (0 = not rounded); empty when withheld",
+    ),
+    (
+        "rate, ci_low, ci_high",
+        "proportion and Wilson {confidence:g} % confidence interval, computed from the "
+        "released counts; empty when withheld",
+    ),
+    (
+        "suppressed",
+        "true when the cell is withheld by disclosure control (counts 1-{threshold}, or to stop "
+        "a withheld cell being worked out from totals)",
+    ),
     ("period_type, period_start, period_end", "month or quarter of the episode start; first and last day"),
-    ("group_by, group_value", "all episodes, or the breakdown (site, specialty, sex, age_band); "
-                              "'unknown' when the episode lacks the value"),
+    (
+        "group_by, group_value",
+        "all episodes, or the breakdown (site, specialty, sex, age_band); 'unknown' when the episode lacks the value",
+    ),
     ("category", "failure_causes: the cause; 'all' for the other measures"),
-    ("centre, lcl, ucl, signal (*_spc)", "p-chart centre line, lower / upper control limits "
-                                         "({sigma:g} sigma) and special-cause signal"),
+    (
+        "centre, lcl, ucl, signal (*_spc)",
+        "p-chart centre line, lower / upper control limits ({sigma:g} sigma) and special-cause signal",
+    ),
     ("inner_*, outer_*, flag (*_funnel)", "funnel limits at the group's denominator and whether it lies outside"),
 )
 
@@ -31,21 +43,38 @@ def sheet_name(file_name: str) -> str:
 
 
 def readme(data, config) -> pd.DataFrame:
-    rep = config["report"]
-    fmt = {"rounding": data.rounding, "threshold": data.threshold, "confidence": rep["confidence"] * 100,
-           "sigma": rep["spc_sigma"]}
+    rep = config.report
+    fmt = {
+        "rounding": data.rounding,
+        "threshold": data.threshold,
+        "confidence": rep.confidence * 100,
+        "sigma": rep.spc_sigma,
+    }
     period = f"{data.period_from or 'start of data'} to {data.period_to or 'end of data'}"
-    rows = [("Anaemia care audit", ""), ("Period", period), ("Breakdown", data.by or "none"),
-            ("Latest quarter", "" if data.latest is None else data.latest.strftime("%Y-%m-%d")),
-            ("Generated", data.generated_at),
-            ("Disclosure control", f"counts 1-{data.threshold} withheld with secondary suppression; "
-                                   f"released counts rounded to {data.rounding or 'no'} (see docs/measures.md)"),
-            ("", ""), ("Column", "Meaning")]
+    rows = [
+        ("Anaemia care audit", ""),
+        ("Period", period),
+        ("Breakdown", data.by or "none"),
+        ("Latest quarter", "" if data.latest is None else data.latest.strftime("%Y-%m-%d")),
+        ("Generated", data.generated_at),
+        (
+            "Disclosure control",
+            f"counts 1-{data.threshold} withheld with secondary suppression; "
+            f"released counts rounded to {data.rounding or 'no'} (see docs/measures.md)",
+        ),
+        ("", ""),
+        ("Column", "Meaning"),
+    ]
     rows += [(c, n.format(**fmt)) for c, n in COLUMN_NOTES]
     rows += [("", ""), ("Measure", "Definition")]
     for m in MEASURES:
-        rows.append((m.id, f"{m.title}. Numerator: {m.numerator}. Denominator: {m.denominator}. "
-                           f"Exclusions: {m.exclusions}. Unit: {m.unit}. Source: {m.source}."))
+        rows.append(
+            (
+                m.id,
+                f"{m.title}. Numerator: {m.numerator}. Denominator: {m.denominator}. "
+                f"Exclusions: {m.exclusions}. Unit: {m.unit}. Source: {m.source}.",
+            )
+        )
     rows += [("", ""), ("Sheet", "Content")]
     rows += [(sheet_name(name), name) for name in data.files]
     return pd.DataFrame(rows, columns=["item", "value"])

@@ -1,5 +1,5 @@
 """Classification rules: one module per clinical question, each a function from Ibis tables
-and the audit config to an Ibis table. Nothing here runs a query; `pipeline.classify`
+and the audit config to an Ibis table. Nothing here runs a query; `pipeline.rules.classify`
 assembles the expressions and writes them to the warehouse.
 
 - `staged`: the staged input tables, with the optional ones explicitly absent (`None`).

@@ -15,22 +15,27 @@ from __future__ import annotations
 import ibis
 
 from pipeline.rules.episodes import supply_end
-from pipeline.rules.staged import attach
+from pipeline.rules.inputs import attach
 from pipeline.rules.timing import days_after
 
 
 def supply_islands(dispensings: ibis.Table, cfg) -> ibis.Table:
     """Merged, non-overlapping iron supply intervals per patient (dates, inclusive)."""
     dx = dispensings.filter(dispensings.has_iron.fill_null(False))
-    dx = dx.select("patient_id", "row_id", s=dx.dispensed_at.date(), e=supply_end(
-        dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, cfg["episodes"]["default_course_days"]).date())
+    dx = dx.select(
+        "patient_id",
+        "row_id",
+        s=dx.dispensed_at.date(),
+        e=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, cfg.episodes.default_course_days).date(),
+    )
     order = ["s", "row_id"]
     earlier = ibis.window(group_by="patient_id", order_by=order, rows=(None, -1))
     dx = dx.mutate(_new=(dx.e.max().over(earlier).isnull() | (days_after(dx.s, dx.e.max().over(earlier)) > 1)))
     cum = ibis.window(group_by="patient_id", order_by=order, rows=(None, 0))
     dx = dx.mutate(_island=dx._new.cast("int64").sum().over(cum))
     return dx.group_by(["patient_id", "_island"]).agg(
-        island_start=dx.s.min(), island_end=dx.e.max(), first_row_id=dx.row_id.min())
+        island_start=dx.s.min(), island_end=dx.e.max(), first_row_id=dx.row_id.min()
+    )
 
 
 def adherence(episodes: ibis.Table, dispensings: ibis.Table | None, cfg) -> ibis.Table:
@@ -40,18 +45,30 @@ def adherence(episodes: ibis.Table, dispensings: ibis.Table | None, cfg) -> ibis
     ep = episodes.select("episode_id", "patient_id", "start_at", "assessed_at")
     period = days_after(ep.assessed_at, ep.start_at) + 1
     if dispensings is None:
-        return ep.select("episode_id", period_days=period, pdc=ibis.null("float64"),
-                         adherence_known=ibis.literal(False), evidence_row_id=ibis.null("int64"))
+        return ep.select(
+            "episode_id",
+            period_days=period,
+            pdc=ibis.null("float64"),
+            adherence_known=ibis.literal(False),
+            evidence_row_id=ibis.null("int64"),
+        )
     any_disp = dispensings.select("patient_id").distinct().mutate(_has_any=ibis.literal(True))
     isl = supply_islands(dispensings, cfg)
     j = ep.join(isl, "patient_id")
     lo = ibis.greatest(j.island_start, j.start_at.date())
     hi = ibis.least(j.island_end, j.assessed_at.date())
     covered = j.filter(hi >= lo).select("episode_id", "first_row_id", days=days_after(hi, lo) + 1)
-    cov = covered.group_by("episode_id").agg(covered_days=covered.days.sum(), evidence_row_id=covered.first_row_id.min())
+    cov = covered.group_by("episode_id").agg(
+        covered_days=covered.days.sum(), evidence_row_id=covered.first_row_id.min()
+    )
     out = attach(attach(ep, any_disp, "patient_id"), cov, "episode_id")
     known = out._has_any.fill_null(False)
     days = days_after(out.assessed_at, out.start_at) + 1
     pdc = out.covered_days.fill_null(0).cast("float64") / days.cast("float64")
-    return out.select("episode_id", "evidence_row_id", period_days=days,
-                      pdc=ibis.ifelse(known, pdc, ibis.null("float64")), adherence_known=known)
+    return out.select(
+        "episode_id",
+        "evidence_row_id",
+        period_days=days,
+        pdc=ibis.ifelse(known, pdc, ibis.null("float64")),
+        adherence_known=known,
+    )

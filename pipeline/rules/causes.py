@@ -50,13 +50,25 @@ from __future__ import annotations
 import ibis
 
 from pipeline.rules.episodes import supply_end
+from pipeline.rules.inputs import Staged, attach
 from pipeline.rules.lab_values import is_above, is_below
-from pipeline.rules.staged import Staged, attach
 from pipeline.rules.testing import tsat_results
 from pipeline.rules.timing import days_after
 
-CAUSES = ("low_dose", "short_course", "non_adherence", "adherence_unknown", "blood_loss", "malabsorption",
-          "inflammation", "wrong_diagnosis", "marrow", "haemolysis", "irida_suspected", "unexplained")
+CAUSES = (
+    "low_dose",
+    "short_course",
+    "non_adherence",
+    "adherence_unknown",
+    "blood_loss",
+    "malabsorption",
+    "inflammation",
+    "wrong_diagnosis",
+    "marrow",
+    "haemolysis",
+    "irida_suspected",
+    "unexplained",
+)
 CAUSE_COLUMNS = ("episode_id", "cause", "evidence_table", "evidence_row_id", "evidence", "_rank")
 
 
@@ -74,11 +86,15 @@ def _day(ts) -> ibis.Value:
 
 def _cand(t: ibis.Table, cause: str, table: str | None, row_id, evidence, rank: int) -> ibis.Table:
     return t.select(
-        "episode_id", cause=ibis.literal(cause),
-        evidence_table=(ibis.literal(table) if isinstance(table, str) else table) if table is not None
+        "episode_id",
+        cause=ibis.literal(cause),
+        evidence_table=(ibis.literal(table) if isinstance(table, str) else table)
+        if table is not None
         else ibis.null("string"),
         evidence_row_id=row_id.cast("int64") if row_id is not None else ibis.null("int64"),
-        evidence=evidence, _rank=ibis.literal(rank))
+        evidence=evidence,
+        _rank=ibis.literal(rank),
+    )
 
 
 def _union(parts: list[ibis.Table]) -> ibis.Table:
@@ -89,6 +105,7 @@ def _union(parts: list[ibis.Table]) -> ibis.Table:
 
 
 # --- evidence finders -------------------------------------------------------------------
+
 
 def conditions(f, diagnoses, groups, cause, rank, lookback_days=None) -> list[ibis.Table]:
     """Diagnoses of the given condition groups recorded up to the assessment (and not more
@@ -106,24 +123,37 @@ def conditions(f, diagnoses, groups, cause, rank, lookback_days=None) -> list[ib
 
 def drug_exposures(staged: Staged, cfg) -> ibis.Table:
     """Prescriptions and dispensings of any drug with their supply interval."""
-    default = cfg["episodes"]["default_course_days"]
+    default = cfg.episodes.default_course_days
     rx = staged.prescriptions
-    out = rx.select("patient_id", "row_id", "drug_name", "drug_class", d_start="start_at",
-                    d_end=supply_end(rx.start_at, rx.end_at, rx.days_supply, default),
-                    d_table=ibis.literal("stg_prescriptions"))
+    out = rx.select(
+        "patient_id",
+        "row_id",
+        "drug_name",
+        "drug_class",
+        d_start="start_at",
+        d_end=supply_end(rx.start_at, rx.end_at, rx.days_supply, default),
+        d_table=ibis.literal("stg_prescriptions"),
+    )
     if staged.dispensings is not None:
         dx = staged.dispensings
-        out = out.union(dx.select("patient_id", "row_id", "drug_name", "drug_class", d_start="dispensed_at",
-                                  d_end=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, default),
-                                  d_table=ibis.literal("stg_dispensings")))
+        out = out.union(
+            dx.select(
+                "patient_id",
+                "row_id",
+                "drug_name",
+                "drug_class",
+                d_start="dispensed_at",
+                d_end=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, default),
+                d_table=ibis.literal("stg_dispensings"),
+            )
+        )
     return out
 
 
 def drugs(f, exposures, classes, cause, rank, lookback_days) -> list[ibis.Table]:
     """Exposure to the drug classes overlapping [start - lookback_days, assessment]."""
     j = f.join(exposures.filter(exposures.drug_class.isin(list(classes))), "patient_id")
-    j = j.filter((j.d_start.date() <= j.assessed_at.date())
-                 & (days_after(j.d_end, j.start_at) >= -lookback_days))
+    j = j.filter((j.d_start.date() <= j.assessed_at.date()) & (days_after(j.d_end, j.start_at) >= -lookback_days))
     out = []
     for table, verb in (("stg_prescriptions", " prescribed "), ("stg_dispensings", " dispensed ")):
         t = j.filter(j.d_table == table)
@@ -138,8 +168,7 @@ def labs_near(f, labs, analyte, predicate, days) -> ibis.Table:
     rows = labs.filter(labs.analyte == analyte)
     rows = rows.filter(predicate(rows))
     j = f.join(rows.select("patient_id", "row_id", "value_num", "unit", "taken_at"), "patient_id")
-    return j.filter((days_after(j.taken_at, j.start_at).abs() <= days)
-                    & (j.taken_at.date() <= j.assessed_at.date()))
+    return j.filter((days_after(j.taken_at, j.start_at).abs() <= days) & (j.taken_at.date() <= j.assessed_at.date()))
 
 
 def labs_since_baseline(f, labs, analyte, predicate, cfg) -> ibis.Table:
@@ -147,8 +176,9 @@ def labs_since_baseline(f, labs, analyte, predicate, cfg) -> ibis.Table:
     rows = labs.filter(labs.analyte == analyte)
     rows = rows.filter(predicate(rows))
     j = f.join(rows.select("patient_id", "row_id", "value_num", "unit", "taken_at"), "patient_id")
-    return j.filter((days_after(j.taken_at, j.start_at) >= -cfg["testing"]["lookback_days"])
-                    & (j.taken_at.date() <= j.assessed_at.date()))
+    return j.filter(
+        (days_after(j.taken_at, j.start_at) >= -cfg.testing.lookback_days) & (j.taken_at.date() <= j.assessed_at.date())
+    )
 
 
 def _lab_cand(j, cause, label, rank) -> ibis.Table:
@@ -163,111 +193,178 @@ def _pair(first: ibis.Table, second: ibis.Table) -> ibis.Table:
 
 # --- one function per cause ---------------------------------------------------------------
 
+
 def common_causes(f: ibis.Table, members: ibis.Table, adh: ibis.Table, cfg) -> list[ibis.Table]:
     """low_dose, short_course, non_adherence, adherence_unknown for oral episodes."""
-    c = cfg["causes"]
+    c = cfg.causes
     oral = f.filter(f.route == "oral")
-    low = oral.filter(is_below(oral.elemental_iron_mg_per_day, ibis.null("string"), c["min_elemental_iron_mg_per_day"]))
-    low_text = ("elemental iron " + _num(low.elemental_iron_mg_per_day) + " mg/day, below "
-                + str(c["min_elemental_iron_mg_per_day"]) + " mg/day")
+    low = oral.filter(is_below(oral.elemental_iron_mg_per_day, ibis.null("string"), c.min_elemental_iron_mg_per_day))
+    low_text = (
+        "elemental iron "
+        + _num(low.elemental_iron_mg_per_day)
+        + " mg/day, below "
+        + str(c.min_elemental_iron_mg_per_day)
+        + " mg/day"
+    )
     short = oral.filter(oral.course_end_known_at.date() < oral.assessed_at.date())
     last = members.select("episode_id", m_row_id="row_id", m_end="known_end_at", m_table="source_table")
     short = short.join(last, [short.episode_id == last.episode_id, short.course_end_known_at == last.m_end])
-    short_text = "supply ends " + _day(short.course_end_known_at) + ", before the assessment on " + _day(short.assessed_at)
+    short_text = (
+        "supply ends " + _day(short.course_end_known_at) + ", before the assessment on " + _day(short.assessed_at)
+    )
     a = oral.join(adh, "episode_id")
-    poor = a.filter(a.adherence_known & (a.pdc.round(6) < c["adherence_pdc_min"]))
-    poor_text = ("iron dispensed for " + _txt((poor.pdc * 100).round(0).cast("int64")) + "% of the "
-                 + _txt(poor.period_days) + " days from start to assessment")
+    poor = a.filter(a.adherence_known & (a.pdc.round(6) < c.adherence_pdc_min))
+    poor_text = (
+        "iron dispensed for "
+        + _txt((poor.pdc * 100).round(0).cast("int64"))
+        + "% of the "
+        + _txt(poor.period_days)
+        + " days from start to assessment"
+    )
     unknown = a.filter(~a.adherence_known)
-    return [_cand(low, "low_dose", low.source_table, low.first_row_id, low_text, 0),
-            _cand(short, "short_course", short.m_table, short.m_row_id, short_text, 0),
-            _cand(poor, "non_adherence", "stg_dispensings", poor.evidence_row_id, poor_text, 0),
-            _cand(unknown, "adherence_unknown", None, None,
-                  ibis.literal("no dispensing data for this patient: adherence cannot be measured"), 0)]
+    return [
+        _cand(low, "low_dose", low.source_table, low.first_row_id, low_text, 0),
+        _cand(short, "short_course", short.m_table, short.m_row_id, short_text, 0),
+        _cand(poor, "non_adherence", "stg_dispensings", poor.evidence_row_id, poor_text, 0),
+        _cand(
+            unknown,
+            "adherence_unknown",
+            None,
+            None,
+            ibis.literal("no dispensing data for this patient: adherence cannot be measured"),
+            0,
+        ),
+    ]
 
 
 def blood_loss(f, staged, exposures, cfg) -> list[ibis.Table]:
-    c = cfg["causes"]
-    return (conditions(f, staged.diagnoses, c["blood_loss_conditions"], "blood_loss", 0, c["drug_window_days_before"])
-            + drugs(f, exposures, c["blood_loss_drug_classes"], "blood_loss", 1, c["drug_window_days_before"]))
+    c = cfg.causes
+    return conditions(f, staged.diagnoses, c.blood_loss_conditions, "blood_loss", 0, c.drug_window_days_before) + drugs(
+        f, exposures, c.blood_loss_drug_classes, "blood_loss", 1, c.drug_window_days_before
+    )
 
 
 def malabsorption(f, staged, exposures, cfg) -> list[ibis.Table]:
-    c = cfg["causes"]
-    return (conditions(f, staged.diagnoses, c["malabsorption_conditions"], "malabsorption", 0)
-            + drugs(f, exposures, c["malabsorption_drug_classes"], "malabsorption", 1, c["drug_window_days_before"]))
+    c = cfg.causes
+    return conditions(f, staged.diagnoses, c.malabsorption_conditions, "malabsorption", 0) + drugs(
+        f, exposures, c.malabsorption_drug_classes, "malabsorption", 1, c.drug_window_days_before
+    )
 
 
 def inflammation(f, staged, cfg) -> list[ibis.Table]:
-    c = cfg["causes"]
-    crp = labs_near(f, staged.labs, "crp", lambda r: is_above(r.value_num, r.comparator, c["crp_inflammation_mg_l"]),
-                    c["labs_near_baseline_days"])
-    return [_lab_cand(crp, "inflammation", "CRP", 0)] + conditions(
-        f, staged.diagnoses, c["inflammation_conditions"], "inflammation", 1)
+    c = cfg.causes
+    crp = labs_near(
+        f,
+        staged.labs,
+        "crp",
+        lambda r: is_above(r.value_num, r.comparator, c.crp_inflammation_mg_l),
+        c.labs_near_baseline_days,
+    )
+    return [
+        _lab_cand(crp, "inflammation", "CRP", 0),
+        *conditions(f, staged.diagnoses, c.inflammation_conditions, "inflammation", 1),
+    ]
 
 
 def wrong_diagnosis(f, staged, cfg) -> list[ibis.Table]:
-    c, d = cfg["causes"], cfg["deficiency"]
+    c, d = cfg.causes, cfg.deficiency
     labs = staged.labs
     normal = f.filter(f.prior_result_class == "not_deficient")
-    mcv = labs_near(normal, labs, "mcv", lambda r: is_below(r.value_num, r.comparator, c["low_mcv_fl"]),
-                    c["labs_near_baseline_days"])
+    mcv = labs_near(
+        normal,
+        labs,
+        "mcv",
+        lambda r: is_below(r.value_num, r.comparator, c.low_mcv_fl),
+        c.labs_near_baseline_days,
+    )
     rbc = labs.filter((labs.analyte == "rbc") & (labs.value_num > 0)).select(
-        r_pid="patient_id", r_value="value_num", r_at="taken_at")
+        r_pid="patient_id", r_value="value_num", r_at="taken_at"
+    )
     m = mcv.join(rbc, [mcv.patient_id == rbc.r_pid, mcv.taken_at.date() == rbc.r_at.date()])
-    m = m.filter(m.value_num / m.r_value < c["mentzer_max"])
-    m_text = ("MCV " + _num(m.value_num) + " fL, Mentzer index " + _num(m.value_num / m.r_value)
-              + " on " + _day(m.taken_at) + ", iron studies not deficient")
-    prior_text = (normal.prior_test_analyte + " on " + _day(normal.prior_test_at)
-                  + " did not show iron deficiency before the start")
-    b12 = labs_since_baseline(f, labs, "b12", lambda r: is_below(r.value_num, r.comparator, d["b12_deficient_pmol_l"]), cfg)
-    fol = labs_since_baseline(f, labs, "folate", lambda r: is_below(r.value_num, r.comparator, d["folate_deficient_nmol_l"]), cfg)
-    return (conditions(f, staged.diagnoses, c["wrong_diagnosis_conditions"], "wrong_diagnosis", 0)
-            + [_cand(m, "wrong_diagnosis", "stg_labs", m.row_id, m_text, 1),
-               _cand(normal, "wrong_diagnosis", "stg_labs", normal.prior_test_row_id, prior_text, 2),
-               _lab_cand(b12, "wrong_diagnosis", "B12 deficient:", 3),
-               _lab_cand(fol, "wrong_diagnosis", "folate deficient:", 3)])
+    m = m.filter(m.value_num / m.r_value < c.mentzer_max)
+    m_text = (
+        "MCV "
+        + _num(m.value_num)
+        + " fL, Mentzer index "
+        + _num(m.value_num / m.r_value)
+        + " on "
+        + _day(m.taken_at)
+        + ", iron studies not deficient"
+    )
+    prior_text = (
+        normal.prior_test_analyte
+        + " on "
+        + _day(normal.prior_test_at)
+        + " did not show iron deficiency before the start"
+    )
+    b12 = labs_since_baseline(
+        f, labs, "b12", lambda r: is_below(r.value_num, r.comparator, d.b12_deficient_pmol_l), cfg
+    )
+    fol = labs_since_baseline(
+        f, labs, "folate", lambda r: is_below(r.value_num, r.comparator, d.folate_deficient_nmol_l), cfg
+    )
+    return [
+        *conditions(f, staged.diagnoses, c.wrong_diagnosis_conditions, "wrong_diagnosis", 0),
+        _cand(m, "wrong_diagnosis", "stg_labs", m.row_id, m_text, 1),
+        _cand(normal, "wrong_diagnosis", "stg_labs", normal.prior_test_row_id, prior_text, 2),
+        _lab_cand(b12, "wrong_diagnosis", "B12 deficient:", 3),
+        _lab_cand(fol, "wrong_diagnosis", "folate deficient:", 3),
+    ]
 
 
 def marrow(f, staged, exposures, cfg) -> list[ibis.Table]:
-    c = cfg["causes"]
-    near = c["labs_near_baseline_days"]
-    wbc = labs_near(f, staged.labs, "wbc", lambda r: is_below(r.value_num, r.comparator, c["low_wbc_10e9_l"]), near)
-    plt = labs_near(f, staged.labs, "platelets", lambda r: is_below(r.value_num, r.comparator, c["low_platelets_10e9_l"]), near)
-    return (conditions(f, staged.diagnoses, c["marrow_conditions"], "marrow", 0)
-            + drugs(f, exposures, c["marrow_drug_classes"], "marrow", 1, c["marrow_toxic_lookback_days"])
-            + [_lab_cand(wbc, "marrow", "low WBC", 2), _lab_cand(plt, "marrow", "low platelets", 2)])
+    c = cfg.causes
+    near = c.labs_near_baseline_days
+    wbc = labs_near(f, staged.labs, "wbc", lambda r: is_below(r.value_num, r.comparator, c.low_wbc_10e9_l), near)
+    plt = labs_near(
+        f, staged.labs, "platelets", lambda r: is_below(r.value_num, r.comparator, c.low_platelets_10e9_l), near
+    )
+    return (
+        conditions(f, staged.diagnoses, c.marrow_conditions, "marrow", 0)
+        + drugs(f, exposures, c.marrow_drug_classes, "marrow", 1, c.marrow_toxic_lookback_days)
+        + [_lab_cand(wbc, "marrow", "low WBC", 2), _lab_cand(plt, "marrow", "low platelets", 2)]
+    )
 
 
 def haemolysis(f, staged, cfg) -> list[ibis.Table]:
-    c = cfg["causes"]
-    near, labs = c["labs_near_baseline_days"], staged.labs
-    ldh = labs_near(f, labs, "ldh", lambda r: is_above(r.value_num, r.comparator, c["high_ldh_u_l"]), near)
-    hapto = labs_near(f, labs, "haptoglobin", lambda r: is_below(r.value_num, r.comparator, c["low_haptoglobin_g_l"]), near)
-    retic = labs_near(f, labs, "reticulocytes_pct", lambda r: is_above(r.value_num, r.comparator, c["high_reticulocytes_pct"]), near)
-    bili = labs_near(f, labs, "bilirubin", lambda r: is_above(r.value_num, r.comparator, c["high_bilirubin_umol_l"]), near)
-    return (conditions(f, staged.diagnoses, c["haemolysis_conditions"], "haemolysis", 0)
-            + [_lab_cand(_pair(ldh, hapto), "haemolysis", "high LDH with low haptoglobin: LDH", 1),
-               _lab_cand(_pair(retic, bili), "haemolysis", "high reticulocytes with raised bilirubin: reticulocytes", 1)])
+    c = cfg.causes
+    near, labs = c.labs_near_baseline_days, staged.labs
+    ldh = labs_near(f, labs, "ldh", lambda r: is_above(r.value_num, r.comparator, c.high_ldh_u_l), near)
+    hapto = labs_near(
+        f, labs, "haptoglobin", lambda r: is_below(r.value_num, r.comparator, c.low_haptoglobin_g_l), near
+    )
+    retic = labs_near(
+        f, labs, "reticulocytes_pct", lambda r: is_above(r.value_num, r.comparator, c.high_reticulocytes_pct), near
+    )
+    bili = labs_near(f, labs, "bilirubin", lambda r: is_above(r.value_num, r.comparator, c.high_bilirubin_umol_l), near)
+    return [
+        *conditions(f, staged.diagnoses, c.haemolysis_conditions, "haemolysis", 0),
+        _lab_cand(_pair(ldh, hapto), "haemolysis", "high LDH with low haptoglobin: LDH", 1),
+        _lab_cand(_pair(retic, bili), "haemolysis", "high reticulocytes with raised bilirubin: reticulocytes", 1),
+    ]
 
 
 def irida_suspected(f, others: ibis.Table, adh: ibis.Table, staged, cfg) -> list[ibis.Table]:
     """IRIDA only for failed episodes with no other cause and adequate dose, course and
     adherence (see module docstring)."""
-    c = cfg["causes"]
+    c = cfg.causes
     g = attach(f.anti_join(others.select("episode_id").distinct(), "episode_id"), adh, "episode_id")
-    oral_ok = (~is_below(g.elemental_iron_mg_per_day, ibis.null("string"), c["min_elemental_iron_mg_per_day"])
-               & g.elemental_iron_mg_per_day.notnull()
-               & (g.course_end_known_at.date() >= g.assessed_at.date()).fill_null(False)
-               & g.adherence_known.fill_null(False) & (g.pdc.round(6) >= c["adherence_pdc_min"]).fill_null(False))
+    oral_ok = (
+        ~is_below(g.elemental_iron_mg_per_day, ibis.null("string"), c.min_elemental_iron_mg_per_day)
+        & g.elemental_iron_mg_per_day.notnull()
+        & (g.course_end_known_at.date() >= g.assessed_at.date()).fill_null(False)
+        & g.adherence_known.fill_null(False)
+        & (g.pdc.round(6) >= c.adherence_pdc_min).fill_null(False)
+    )
     g = g.filter((g.route != "oral") | oral_ok).select(*f.columns)
     labs = staged.labs
     tsat = tsat_results(labs).mutate(analyte=ibis.literal("tsat"), unit=ibis.literal("%"))
+
     def below(key):
-        return lambda r: is_below(r.value_num, r.comparator, c[key])
+        return lambda r: is_below(r.value_num, r.comparator, getattr(c, key))
 
     def not_below(key):
-        return lambda r: ~is_below(r.value_num, r.comparator, c[key]) & r.value_num.notnull()
+        return lambda r: ~is_below(r.value_num, r.comparator, getattr(c, key)) & r.value_num.notnull()
 
     low_tsat = labs_since_baseline(g, tsat, "tsat", below("irida_tsat_max_pct"), cfg)
     mcv = labs_since_baseline(g, labs, "mcv", below("irida_mcv_max_fl"), cfg)
@@ -275,13 +372,25 @@ def irida_suspected(f, others: ibis.Table, adh: ibis.Table, staged, cfg) -> list
     mcv_min = mcv.group_by("episode_id").agg(mcv_fl=mcv.value_num.min())
     ferr_max = ferr.group_by("episode_id").agg(ferritin_ug_l=ferr.value_num.max())
     t = low_tsat.join(mcv_min, "episode_id").join(ferr_max, "episode_id")
-    text = ("TSAT " + _num(t.value_num) + "% on " + _day(t.taken_at) + " with MCV " + _num(t.mcv_fl)
-            + " fL and ferritin " + _num(t.ferritin_ug_l) + " ug/L, dose, course and adherence adequate")
-    return (conditions(g, staged.diagnoses, c["irida_conditions"], "irida_suspected", 0)
-            + [_cand(t, "irida_suspected", "stg_labs", t.row_id, text, 1)])
+    text = (
+        "TSAT "
+        + _num(t.value_num)
+        + "% on "
+        + _day(t.taken_at)
+        + " with MCV "
+        + _num(t.mcv_fl)
+        + " fL and ferritin "
+        + _num(t.ferritin_ug_l)
+        + " ug/L, dose, course and adherence adequate"
+    )
+    return [
+        *conditions(g, staged.diagnoses, c.irida_conditions, "irida_suspected", 0),
+        _cand(t, "irida_suspected", "stg_labs", t.row_id, text, 1),
+    ]
 
 
 # --- assembly -------------------------------------------------------------------------
+
 
 def _one_evidence_per_cause(cands: ibis.Table) -> ibis.Table:
     w = ibis.window(group_by=["episode_id", "cause"], order_by=["_rank", "evidence_table", "evidence_row_id"])
@@ -292,9 +401,21 @@ def failed_episodes(episodes: ibis.Table, outcomes: ibis.Table) -> ibis.Table:
     """Failed iron episodes with what the cause rules need."""
     o = outcomes.filter(outcomes.outcome == "failed").select("episode_id", "assessed_at")
     return episodes.join(o, "episode_id").select(
-        "episode_id", "patient_id", "route", "start_at", "start_has_time", "assessed_at", "first_row_id",
-        "elemental_iron_mg_per_day", "course_end_known_at", "source_table", "prior_result_class", "prior_test_row_id",
-        "prior_test_at", "prior_test_analyte")
+        "episode_id",
+        "patient_id",
+        "route",
+        "start_at",
+        "start_has_time",
+        "assessed_at",
+        "first_row_id",
+        "elemental_iron_mg_per_day",
+        "course_end_known_at",
+        "source_table",
+        "prior_result_class",
+        "prior_test_row_id",
+        "prior_test_at",
+        "prior_test_analyte",
+    )
 
 
 def candidate_causes(f: ibis.Table, adh: ibis.Table, members: ibis.Table, staged: Staged, cfg) -> ibis.Table:
@@ -302,9 +423,15 @@ def candidate_causes(f: ibis.Table, adh: ibis.Table, members: ibis.Table, staged
     row. `f` is `failed_episodes(...)`, `adh` is `adherence.adherence(f, ...)`, `members` the
     episode rows (`episodes.episode_members`)."""
     exposures = drug_exposures(staged, cfg)
-    parts = (common_causes(f, members, adh, cfg) + blood_loss(f, staged, exposures, cfg)
-             + malabsorption(f, staged, exposures, cfg) + inflammation(f, staged, cfg)
-             + wrong_diagnosis(f, staged, cfg) + marrow(f, staged, exposures, cfg) + haemolysis(f, staged, cfg))
+    parts = (
+        common_causes(f, members, adh, cfg)
+        + blood_loss(f, staged, exposures, cfg)
+        + malabsorption(f, staged, exposures, cfg)
+        + inflammation(f, staged, cfg)
+        + wrong_diagnosis(f, staged, cfg)
+        + marrow(f, staged, exposures, cfg)
+        + haemolysis(f, staged, cfg)
+    )
     return _union([p.select(*CAUSE_COLUMNS) for p in parts])
 
 
@@ -314,19 +441,27 @@ def failure_causes(f: ibis.Table, candidates: ibis.Table, adh: ibis.Table, stage
     `candidate_causes` and keeps one evidence row per cause."""
     irida = _union([p.select(*CAUSE_COLUMNS) for p in irida_suspected(f, candidates, adh, staged, cfg)])
     found = candidates.union(irida)
-    unexplained = _cand(f.anti_join(found.select("episode_id").distinct(), "episode_id"), "unexplained",
-                        None, None, ibis.literal("failed, and no cause was found in the data"), 0)
+    unexplained = _cand(
+        f.anti_join(found.select("episode_id").distinct(), "episode_id"),
+        "unexplained",
+        None,
+        None,
+        ibis.literal("failed, and no cause was found in the data"),
+        0,
+    )
     allc = _one_evidence_per_cause(found.union(unexplained.select(*CAUSE_COLUMNS)))
     return allc.join(f.select("episode_id", "patient_id"), "episode_id").select(
-        "episode_id", "patient_id", "cause", "evidence_table", "evidence_row_id", "evidence")
+        "episode_id", "patient_id", "cause", "evidence_table", "evidence_row_id", "evidence"
+    )
 
 
 def primary_causes(causes: ibis.Table, cfg) -> ibis.Table:
     """episode_id, primary_cause: the first cause in `[causes] precedence` (causes not in
     the list come last, alphabetically)."""
-    order = list(cfg["causes"]["precedence"])
+    order = list(cfg.causes.precedence)
     rank = ibis.cases(*[(causes.cause == c, i) for i, c in enumerate(order)], else_=len(order))
     r = causes.mutate(_rank=rank)
     w = ibis.window(group_by="episode_id", order_by=["_rank", "cause"])
-    return (r.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
-            .select("episode_id", primary_cause="cause"))
+    return (
+        r.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0).select("episode_id", primary_cause="cause")
+    )

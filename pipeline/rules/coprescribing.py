@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.staged import attach
+from pipeline.rules.inputs import attach
 from pipeline.rules.timing import days_after
 
 
@@ -23,7 +23,7 @@ def near_iron_start(episodes: ibis.Table, cfg) -> ibis.Table:
     other = episodes.filter(episodes.agent.isin(["b12", "folate"])).select("episode_id", "patient_id", "start_at")
     iron = episodes.filter(episodes.agent == "iron").select("patient_id", iron_start_at="start_at")
     j = other.join(iron, "patient_id")
-    near = days_after(j.start_at, j.iron_start_at).abs() <= cfg["coprescribing"]["window_days"]
+    near = days_after(j.start_at, j.iron_start_at).abs() <= cfg.coprescribing.window_days
     return j.filter(near).select("episode_id").distinct()
 
 
@@ -32,6 +32,5 @@ def just_in_case(episodes: ibis.Table, cfg) -> ibis.Value:
     excluded_reason."""
     near = near_iron_start(episodes, cfg).mutate(_near=ibis.literal(True))
     out = attach(episodes, near, "episode_id")
-    flag = (out._near.fill_null(False) & (out.prior_result_class != "deficient")
-            & out.excluded_reason.isnull())
+    flag = out._near.fill_null(False) & (out.prior_result_class != "deficient") & out.excluded_reason.isnull()
     return out.mutate(is_just_in_case=flag).drop("_near")

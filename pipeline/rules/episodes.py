@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.staged import Staged, attach
+from pipeline.rules.inputs import Staged, attach
 from pipeline.rules.timing import days_after
 
 AGENTS = ("iron", "b12", "folate")
@@ -50,19 +50,26 @@ def known_supply_end(start_at, end_at, days_supply) -> ibis.Value:
 
 def episode_route(route, drug_class) -> ibis.Value:
     """oral / iv / im as given; sc and other routes are 'other'; a null route from the class."""
-    from_class = ibis.cases((drug_class == "iron_iv", "iv"), (drug_class == "iron_oral", "oral"),
-                            else_="other")
-    return ibis.ifelse(route.isnull(), from_class,
-                       ibis.ifelse(route.isin(ROUTES_KEPT), route, "other"))
+    from_class = ibis.cases((drug_class == "iron_iv", "iv"), (drug_class == "iron_oral", "oral"), else_="other")
+    return ibis.ifelse(route.isnull(), from_class, ibis.ifelse(route.isin(ROUTES_KEPT), route, "other"))
 
 
 def _prescription_rows(rx: ibis.Table, cfg) -> ibis.Table:
     return rx.select(
-        "patient_id", "row_id", "start_at", "start_has_time", "drug_name", "drug_class",
-        "has_iron", "has_b12", "has_folate", "site", "prescriber_specialty",
+        "patient_id",
+        "row_id",
+        "start_at",
+        "start_has_time",
+        "drug_name",
+        "drug_class",
+        "has_iron",
+        "has_b12",
+        "has_folate",
+        "site",
+        "prescriber_specialty",
         "elemental_iron_mg_per_day",
         route=episode_route(rx.route, rx.drug_class),
-        supply_end_at=supply_end(rx.start_at, rx.end_at, rx.days_supply, cfg["episodes"]["default_course_days"]),
+        supply_end_at=supply_end(rx.start_at, rx.end_at, rx.days_supply, cfg.episodes.default_course_days),
         known_end_at=known_supply_end(rx.start_at, rx.end_at, rx.days_supply),
         source_table=ibis.literal("stg_prescriptions"),
     )
@@ -73,13 +80,20 @@ def _dispensing_rows(dx: ibis.Table, rx: ibis.Table, cfg) -> ibis.Table:
     dx = dx.anti_join(rx.select("patient_id").distinct(), "patient_id")
     null_end = ibis.null("timestamp")
     return dx.select(
-        "patient_id", "row_id", "drug_name", "drug_class", "has_iron", "has_b12", "has_folate",
+        "patient_id",
+        "row_id",
+        "drug_name",
+        "drug_class",
+        "has_iron",
+        "has_b12",
+        "has_folate",
         "site",
-        start_at=dx.dispensed_at, start_has_time=dx.dispensed_has_time,
+        start_at=dx.dispensed_at,
+        start_has_time=dx.dispensed_has_time,
         prescriber_specialty=ibis.null("string"),
         elemental_iron_mg_per_day=ibis.null("float64"),
         route=episode_route(ibis.null("string"), dx.drug_class),
-        supply_end_at=supply_end(dx.dispensed_at, null_end, dx.days_supply, cfg["episodes"]["default_course_days"]),
+        supply_end_at=supply_end(dx.dispensed_at, null_end, dx.days_supply, cfg.episodes.default_course_days),
         known_end_at=known_supply_end(dx.dispensed_at, null_end, dx.days_supply),
         source_table=ibis.literal("stg_dispensings"),
     )
@@ -105,14 +119,14 @@ def episode_members(staged: Staged, cfg) -> ibis.Table:
     earlier = ibis.window(group_by=["patient_id", "agent"], order_by=order, rows=(None, -1))
     prev_start = rows.start_at.lag().over(w)
     prev_end = rows.supply_end_at.max().over(earlier)
-    washed_out = days_after(rows.start_at, prev_start) > cfg["episodes"]["washout_days"]
-    not_adjacent = days_after(rows.start_at, prev_end) > cfg["episodes"]["gap_days"]
+    washed_out = days_after(rows.start_at, prev_start) > cfg.episodes.washout_days
+    not_adjacent = days_after(rows.start_at, prev_end) > cfg.episodes.gap_days
     rows = rows.mutate(is_start=prev_start.isnull() | (washed_out & not_adjacent))
     cum = ibis.window(group_by=["patient_id", "agent"], order_by=order, rows=(None, 0))
     rows = rows.mutate(_seq=rows.is_start.cast("int64").sum().over(cum))
     starts = rows.filter(rows.is_start).select(
-        "patient_id", "agent", "_seq",
-        episode_id=rows.agent + "-" + rows.row_id.cast("string"))
+        "patient_id", "agent", "_seq", episode_id=rows.agent + "-" + rows.row_id.cast("string")
+    )
     return rows.join(starts, ["patient_id", "agent", "_seq"]).drop("_seq")
 
 
@@ -126,10 +140,18 @@ def episode_spans(members: ibis.Table, patients: ibis.Table) -> ibis.Table:
     first = members.filter(members.is_start)
     out = attach(first.join(span, "episode_id"), patients.select("patient_id", patient_site="site"), "patient_id")
     return out.select(
-        "episode_id", "patient_id", "agent", "route", "start_at", "start_has_time", "end_at",
-        "course_end_known_at", "n_rows", "prescriber_specialty", "source_table",
-        elemental_iron_mg_per_day=ibis.ifelse(out.agent == "iron", out.elemental_iron_mg_per_day,
-                                              ibis.null("float64")),
+        "episode_id",
+        "patient_id",
+        "agent",
+        "route",
+        "start_at",
+        "start_has_time",
+        "end_at",
+        "course_end_known_at",
+        "n_rows",
+        "prescriber_specialty",
+        "source_table",
+        elemental_iron_mg_per_day=ibis.ifelse(out.agent == "iron", out.elemental_iron_mg_per_day, ibis.null("float64")),
         site=ibis.coalesce(out.site, out.patient_site),
         first_row_id=out.row_id,
     )

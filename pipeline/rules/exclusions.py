@@ -22,18 +22,23 @@ from __future__ import annotations
 import ibis
 
 from pipeline.rules.episodes import supply_end
-from pipeline.rules.staged import Staged, one_row_per_patient
+from pipeline.rules.inputs import Staged, one_row_per_patient
 from pipeline.rules.timing import at_or_before, days_after
 
-REASONS = ("pregnancy_folate_prophylaxis", "methotrexate_folate",
-           "pernicious_anaemia_maintenance", "post_gastrectomy_b12")
+REASONS = (
+    "pregnancy_folate_prophylaxis",
+    "methotrexate_folate",
+    "pernicious_anaemia_maintenance",
+    "post_gastrectomy_b12",
+)
 
 
 def _pregnancy_dates(ep: ibis.Table, patients: ibis.Table, cfg) -> ibis.Table:
     p = one_row_per_patient(patients)
     j = ep.join(p.select("patient_id", "pregnancy_start", "pregnancy_end"), "patient_id")
-    end = ibis.coalesce(j.pregnancy_end,
-                        j.pregnancy_start + ibis.interval(days=cfg["coprescribing"]["pregnancy_default_days"]))
+    end = ibis.coalesce(
+        j.pregnancy_end, j.pregnancy_start + ibis.interval(days=cfg.coprescribing.pregnancy_default_days)
+    )
     inside = (j.start_at.date() >= j.pregnancy_start) & (j.start_at.date() <= end)
     return j.filter(inside.fill_null(False)).select("episode_id")
 
@@ -44,16 +49,25 @@ def _diagnosed(ep, diagnoses, groups, cond) -> ibis.Table:
 
 
 def _methotrexate(ep: ibis.Table, staged: Staged, cfg) -> ibis.Table:
-    c = cfg["coprescribing"]
-    classes, w, default = list(c["methotrexate_drug_classes"]), c["methotrexate_window_days"], cfg["episodes"]["default_course_days"]
+    c = cfg.coprescribing
+    classes, w, default = (
+        list(c.methotrexate_drug_classes),
+        c.methotrexate_window_days,
+        cfg.episodes.default_course_days,
+    )
     rx = staged.prescriptions
     drugs = rx.filter(rx.drug_class.isin(classes)).select(
-        "patient_id", d_start="start_at", d_end=supply_end(rx.start_at, rx.end_at, rx.days_supply, default))
+        "patient_id", d_start="start_at", d_end=supply_end(rx.start_at, rx.end_at, rx.days_supply, default)
+    )
     if staged.dispensings is not None:
         dx = staged.dispensings
-        drugs = drugs.union(dx.filter(dx.drug_class.isin(classes)).select(
-            "patient_id", d_start="dispensed_at",
-            d_end=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, default)))
+        drugs = drugs.union(
+            dx.filter(dx.drug_class.isin(classes)).select(
+                "patient_id",
+                d_start="dispensed_at",
+                d_end=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, default),
+            )
+        )
     j = ep.join(drugs, "patient_id")
     overlaps = (days_after(j.d_start, j.start_at) <= w) & (days_after(j.d_end, j.start_at) >= -w)
     return j.filter(overlaps).select("episode_id")
@@ -61,25 +75,37 @@ def _methotrexate(ep: ibis.Table, staged: Staged, cfg) -> ibis.Table:
 
 def excluded_reasons(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     """One row per excluded episode: episode_id, excluded_reason."""
-    c = cfg["coprescribing"]
+    c = cfg.coprescribing
     ep = episodes.select("episode_id", "patient_id", "agent", "start_at", "start_has_time")
     folate, b12 = ep.filter(ep.agent == "folate"), ep.filter(ep.agent == "b12")
-    found = {"pregnancy_folate_prophylaxis": [_pregnancy_dates(folate, staged.patients, cfg)],
-             "methotrexate_folate": [_methotrexate(folate, staged, cfg)],
-             "pernicious_anaemia_maintenance": [], "post_gastrectomy_b12": []}
+    found = {
+        "pregnancy_folate_prophylaxis": [_pregnancy_dates(folate, staged.patients, cfg)],
+        "methotrexate_folate": [_methotrexate(folate, staged, cfg)],
+        "pernicious_anaemia_maintenance": [],
+        "post_gastrectomy_b12": [],
+    }
     dg = staged.diagnoses
     if dg is not None:
-        found["pregnancy_folate_prophylaxis"].append(_diagnosed(
-            folate, dg, c["pregnancy_conditions"],
-            lambda j: days_after(j.recorded_at, j.start_at).abs() <= c["pregnancy_diagnosis_window_days"]))
-        before = lambda j: at_or_before(j.recorded_at, j.recorded_has_time, j.start_at, j.start_has_time)  # noqa: E731
-        found["pernicious_anaemia_maintenance"].append(_diagnosed(b12, dg, c["pernicious_anaemia_conditions"], before))
-        found["post_gastrectomy_b12"].append(_diagnosed(b12, dg, c["gastrectomy_conditions"], before))
-    parts = [t.mutate(excluded_reason=ibis.literal(reason), _rank=ibis.literal(REASONS.index(reason)))
-             for reason, tables in found.items() for t in tables]
+        found["pregnancy_folate_prophylaxis"].append(
+            _diagnosed(
+                folate,
+                dg,
+                c.pregnancy_conditions,
+                lambda j: days_after(j.recorded_at, j.start_at).abs() <= c.pregnancy_diagnosis_window_days,
+            )
+        )
+        before = lambda j: at_or_before(j.recorded_at, j.recorded_has_time, j.start_at, j.start_has_time)
+        found["pernicious_anaemia_maintenance"].append(_diagnosed(b12, dg, c.pernicious_anaemia_conditions, before))
+        found["post_gastrectomy_b12"].append(_diagnosed(b12, dg, c.gastrectomy_conditions, before))
+    parts = [
+        t.mutate(excluded_reason=ibis.literal(reason), _rank=ibis.literal(REASONS.index(reason)))
+        for reason, tables in found.items()
+        for t in tables
+    ]
     allr = parts[0]
     for p in parts[1:]:
         allr = allr.union(p)
     w = ibis.window(group_by="episode_id", order_by="_rank")
-    return (allr.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
-            .select("episode_id", "excluded_reason"))
+    return (
+        allr.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0).select("episode_id", "excluded_reason")
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.staged import Staged, attach, one_row_per_patient
+from pipeline.rules.inputs import Staged, attach, one_row_per_patient
 from pipeline.rules.timing import days_after, in_window_before
 
 # Hb converted from g/dL carries float noise (11.3 x 10 = 113.00000000000001).
@@ -38,76 +38,116 @@ def _first_per_episode(t: ibis.Table, order) -> ibis.Table:
 def baseline_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
     hb = labs.filter((labs.analyte == "hb") & labs.value_num.notnull())
     j = ep.join(hb.select("patient_id", "row_id", "value_num", "taken_at", "taken_at_has_time"), "patient_id")
-    j = j.filter(in_window_before(j.taken_at, j.taken_at_has_time, j.start_at, j.start_has_time,
-                                  cfg["response"]["baseline_days"]))
+    j = j.filter(
+        in_window_before(j.taken_at, j.taken_at_has_time, j.start_at, j.start_has_time, cfg.response.baseline_days)
+    )
     return _first_per_episode(j, [j.taken_at.desc(), j.row_id]).select(
-        "episode_id", baseline_hb_g_l="value_num", baseline_at="taken_at", baseline_row_id="row_id")
+        "episode_id", baseline_hb_g_l="value_num", baseline_at="taken_at", baseline_row_id="row_id"
+    )
 
 
 def followup_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
-    r = cfg["response"]
+    r = cfg.response
     hb = labs.filter((labs.analyte == "hb") & labs.value_num.notnull())
     j = ep.join(hb.select("patient_id", "row_id", "value_num", "taken_at"), "patient_id")
     d = days_after(j.taken_at, j.start_at)
-    j = j.filter((d >= r["followup_from_day"]) & (d <= r["followup_to_day"]))
+    j = j.filter((d >= r.followup_from_day) & (d <= r.followup_to_day))
     return _first_per_episode(j, [j.taken_at, j.row_id]).select(
-        "episode_id", followup_hb_g_l="value_num", followup_at="taken_at", followup_row_id="row_id")
+        "episode_id", followup_hb_g_l="value_num", followup_at="taken_at", followup_row_id="row_id"
+    )
 
 
 def escalation(ep: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     """First IV iron / transfusion in the follow-up window of an oral iron episode."""
-    r = cfg["response"]
-    classes = list(r["escalation_drug_classes"])
+    r = cfg.response
+    classes = list(r.escalation_drug_classes)
     rx = staged.prescriptions
     esc = rx.filter(rx.drug_class.isin(classes) | (rx.has_iron.fill_null(False) & (rx.route == "iv"))).select(
-        "patient_id", "row_id", "drug_name", e_at="start_at", evidence_table=ibis.literal("stg_prescriptions"))
+        "patient_id", "row_id", "drug_name", e_at="start_at", evidence_table=ibis.literal("stg_prescriptions")
+    )
     if staged.dispensings is not None:
         dx = staged.dispensings
-        esc = esc.union(dx.filter(dx.drug_class.isin(classes)).select(
-            "patient_id", "row_id", "drug_name", e_at="dispensed_at",
-            evidence_table=ibis.literal("stg_dispensings")))
+        esc = esc.union(
+            dx.filter(dx.drug_class.isin(classes)).select(
+                "patient_id", "row_id", "drug_name", e_at="dispensed_at", evidence_table=ibis.literal("stg_dispensings")
+            )
+        )
     oral = ep.filter(ep.route == "oral")
     j = oral.join(esc, "patient_id")
     d = days_after(j.e_at, j.start_at)
-    j = j.filter((d >= r["followup_from_day"]) & (d <= r["followup_to_day"]))
+    j = j.filter((d >= r.followup_from_day) & (d <= r.followup_to_day))
     return _first_per_episode(j, [j.e_at, j.row_id]).select(
-        "episode_id", escalated_at="e_at", escalation_table="evidence_table",
-        escalation_row_id="row_id", escalation_drug="drug_name")
+        "episode_id",
+        escalated_at="e_at",
+        escalation_table="evidence_table",
+        escalation_row_id="row_id",
+        escalation_drug="drug_name",
+    )
 
 
 def anaemia_cutoff(sex: ibis.Value, pregnant: ibis.Value, cfg) -> ibis.Value:
     """WHO 2024 adult Hb cut-off (g/L) by sex and pregnancy; the unknown-sex value for U/null."""
-    a = cfg["anaemia"]
-    return ibis.cases((pregnant, a["hb_cutoff_pregnant_g_l"]), (sex == "F", a["hb_cutoff_women_g_l"]),
-                      (sex == "M", a["hb_cutoff_men_g_l"]), else_=a["hb_cutoff_unknown_sex_g_l"])
+    a = cfg.anaemia
+    return ibis.cases(
+        (pregnant, a.hb_cutoff_pregnant_g_l),
+        (sex == "F", a.hb_cutoff_women_g_l),
+        (sex == "M", a.hb_cutoff_men_g_l),
+        else_=a.hb_cutoff_unknown_sex_g_l,
+    )
 
 
 def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     """One row per iron episode with baseline, follow-up, escalation and outcome."""
     ep = episodes.filter(episodes.agent == "iron").select(
-        "episode_id", "patient_id", "route", "start_at", "start_has_time")
+        "episode_id", "patient_id", "route", "start_at", "start_has_time"
+    )
     pts = one_row_per_patient(staged.patients).select("patient_id", "sex", "pregnancy_start", "pregnancy_end")
     out = attach(ep, baseline_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(out, followup_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(attach(out, escalation(ep, staged, cfg), "episode_id"), pts, "patient_id")
     fu_day = out.followup_at.date()
-    pregnant = ((fu_day >= out.pregnancy_start) & (fu_day <= ibis.coalesce(
-        out.pregnancy_end, out.pregnancy_start + ibis.interval(days=cfg["coprescribing"]["pregnancy_default_days"])))
+    pregnant = (
+        (fu_day >= out.pregnancy_start)
+        & (
+            fu_day
+            <= ibis.coalesce(
+                out.pregnancy_end,
+                out.pregnancy_start + ibis.interval(days=cfg.coprescribing.pregnancy_default_days),
+            )
+        )
     ).fill_null(False)
     cutoff = anaemia_cutoff(out.sex, pregnant, cfg)
     change = out.followup_hb_g_l - out.baseline_hb_g_l
-    responded = (change.round(_ROUND) >= cfg["response"]["min_rise_g_l"]) | (
-        out.followup_hb_g_l.round(_ROUND) >= cutoff)
+    responded = (change.round(_ROUND) >= cfg.response.min_rise_g_l) | (out.followup_hb_g_l.round(_ROUND) >= cutoff)
     no_base, no_fu = out.baseline_hb_g_l.isnull(), out.followup_hb_g_l.isnull()
     escalated = out.escalated_at.notnull()
-    outcome = ibis.cases((escalated, "failed"), (no_base | no_fu, "not_assessable"),
-                         (responded, "responded"), else_="failed")
-    reason = ibis.cases((escalated, ibis.null("string")), (no_base & no_fu, "no_hb"),
-                        (no_base, "no_baseline_hb"), (no_fu, "no_followup_hb"), else_=ibis.null("string"))
+    outcome = ibis.cases(
+        (escalated, "failed"), (no_base | no_fu, "not_assessable"), (responded, "responded"), else_="failed"
+    )
+    reason = ibis.cases(
+        (escalated, ibis.null("string")),
+        (no_base & no_fu, "no_hb"),
+        (no_base, "no_baseline_hb"),
+        (no_fu, "no_followup_hb"),
+        else_=ibis.null("string"),
+    )
     return out.select(
-        "episode_id", "patient_id", "baseline_hb_g_l", "baseline_at", "followup_hb_g_l", "followup_at",
-        hb_change_g_l=change, outcome=outcome, not_assessable_reason=reason, escalated_to_iv=escalated,
-        hb_cutoff_g_l=cutoff, baseline_row_id=out.baseline_row_id, followup_row_id=out.followup_row_id,
-        escalated_at=out.escalated_at, escalation_table=out.escalation_table,
-        escalation_row_id=out.escalation_row_id, escalation_drug=out.escalation_drug,
-        assessed_at=ibis.coalesce(out.followup_at, out.escalated_at))
+        "episode_id",
+        "patient_id",
+        "baseline_hb_g_l",
+        "baseline_at",
+        "followup_hb_g_l",
+        "followup_at",
+        hb_change_g_l=change,
+        outcome=outcome,
+        not_assessable_reason=reason,
+        escalated_to_iv=escalated,
+        hb_cutoff_g_l=cutoff,
+        baseline_row_id=out.baseline_row_id,
+        followup_row_id=out.followup_row_id,
+        escalated_at=out.escalated_at,
+        escalation_table=out.escalation_table,
+        escalation_row_id=out.escalation_row_id,
+        escalation_drug=out.escalation_drug,
+        assessed_at=ibis.coalesce(out.followup_at, out.escalated_at),
+    )

@@ -34,30 +34,33 @@ from __future__ import annotations
 
 import ibis
 
+from pipeline.rules.inputs import attach
 from pipeline.rules.lab_values import is_above, is_below
-from pipeline.rules.staged import attach
 from pipeline.rules.timing import days_after, in_window_after, in_window_before
 
 IRON_PAIR = "iron_with_tibc_or_transferrin"
-TEST_COLUMNS = ("patient_id", "agent", "test_name", "row_id", "test_at", "test_has_time",
-                "value_num", "result_class")
+TEST_COLUMNS = ("patient_id", "agent", "test_name", "row_id", "test_at", "test_has_time", "value_num", "result_class")
 
 
 def _classify_single(t: ibis.Table, analyte: str, cfg, inflamed: ibis.Value) -> ibis.Value:
-    d = cfg["deficiency"]
+    d = cfg.deficiency
     v, c = t.value_num, t.comparator
     if analyte == "ferritin":
-        deficient = is_below(v, c, d["ferritin_deficient_ug_l"]) | (
-            is_below(v, c, d["ferritin_inflamed_deficient_ug_l"]) & inflamed)
+        deficient = is_below(v, c, d.ferritin_deficient_ug_l) | (
+            is_below(v, c, d.ferritin_inflamed_deficient_ug_l) & inflamed
+        )
     elif analyte == "tsat":
-        deficient = is_below(v, c, d["tsat_deficient_pct"])
+        deficient = is_below(v, c, d.tsat_deficient_pct)
     elif analyte == "folate":
-        deficient = is_below(v, c, d["folate_deficient_nmol_l"])
+        deficient = is_below(v, c, d.folate_deficient_nmol_l)
     elif analyte == "b12":
-        indeterminate = ~is_above(v, c, d["b12_indeterminate_pmol_l"])
-        return ibis.cases((v.isnull(), "indeterminate"),
-                          (is_below(v, c, d["b12_deficient_pmol_l"]), "deficient"),
-                          (indeterminate, "indeterminate"), else_="not_deficient")
+        indeterminate = ~is_above(v, c, d.b12_indeterminate_pmol_l)
+        return ibis.cases(
+            (v.isnull(), "indeterminate"),
+            (is_below(v, c, d.b12_deficient_pmol_l), "deficient"),
+            (indeterminate, "indeterminate"),
+            else_="not_deficient",
+        )
     else:
         return ibis.literal("indeterminate")
     return ibis.cases((v.isnull(), "indeterminate"), (deficient, "deficient"), else_="not_deficient")
@@ -65,13 +68,12 @@ def _classify_single(t: ibis.Table, analyte: str, cfg, inflamed: ibis.Value) -> 
 
 def inflamed_ferritin_rows(labs: ibis.Table, cfg) -> ibis.Table:
     """row_id of ferritin results with a raised CRP within `crp_window_days` either side."""
-    d = cfg["deficiency"]
+    d = cfg.deficiency
     ferr = labs.filter(labs.analyte == "ferritin").select("row_id", "patient_id", f_at="taken_at")
-    crp = labs.filter((labs.analyte == "crp") & is_above(labs.value_num, labs.comparator,
-                                                          d["crp_inflamed_mg_l"]))
+    crp = labs.filter((labs.analyte == "crp") & is_above(labs.value_num, labs.comparator, d.crp_inflamed_mg_l))
     crp = crp.select("patient_id", c_at="taken_at")
     j = ferr.join(crp, "patient_id")
-    near = days_after(j.c_at, j.f_at).abs() <= d["crp_window_days"]
+    near = days_after(j.c_at, j.f_at).abs() <= d.crp_window_days
     return j.filter(near).select("row_id").distinct().mutate(is_inflamed=ibis.literal(True))
 
 
@@ -83,9 +85,15 @@ def _single_tests(labs: ibis.Table, agent: str, analyte: str, cfg) -> ibis.Table
     else:
         inflamed = ibis.literal(False)
     return rows.select(
-        "patient_id", "row_id", "value_num", agent=ibis.literal(agent), test_name=ibis.literal(analyte),
-        test_at=rows.taken_at, test_has_time=rows.taken_at_has_time,
-        result_class=_classify_single(rows, analyte, cfg, inflamed))
+        "patient_id",
+        "row_id",
+        "value_num",
+        agent=ibis.literal(agent),
+        test_name=ibis.literal(analyte),
+        test_at=rows.taken_at,
+        test_has_time=rows.taken_at_has_time,
+        result_class=_classify_single(rows, analyte, cfg, inflamed),
+    )
 
 
 def _iron_pair_tests(labs: ibis.Table, agent: str, cfg) -> ibis.Table:
@@ -93,33 +101,44 @@ def _iron_pair_tests(labs: ibis.Table, agent: str, cfg) -> ibis.Table:
     iron / TIBC when both are plain numbers."""
     iron = labs.filter(labs.analyte == "iron")
     partner = labs.filter(labs.analyte.isin(["tibc", "transferrin"])).select(
-        p_patient_id="patient_id", p_analyte="analyte", p_value="value_num", p_comp="comparator", p_at="taken_at")
-    j = iron.join(partner, [iron.patient_id == partner.p_patient_id,
-                            iron.taken_at.date() == partner.p_at.date()])
+        p_patient_id="patient_id", p_analyte="analyte", p_value="value_num", p_comp="comparator", p_at="taken_at"
+    )
+    j = iron.join(partner, [iron.patient_id == partner.p_patient_id, iron.taken_at.date() == partner.p_at.date()])
     # one partner per iron result: a TIBC (which gives a TSAT) before a transferrin
     w = ibis.window(group_by="row_id", order_by=[(j.p_analyte == "tibc").desc(), j.p_value])
     j = j.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
     plain = j.comparator.isnull() & j.p_comp.isnull() & (j.p_analyte == "tibc") & (j.p_value > 0)
     tsat = ibis.ifelse(plain, j.value_num / j.p_value * 100, ibis.null("float64"))
-    cls = ibis.cases((tsat.isnull(), "indeterminate"),
-                     (tsat < cfg["deficiency"]["tsat_deficient_pct"], "deficient"), else_="not_deficient")
+    cls = ibis.cases(
+        (tsat.isnull(), "indeterminate"),
+        (tsat < cfg.deficiency.tsat_deficient_pct, "deficient"),
+        else_="not_deficient",
+    )
     return j.select(
-        "row_id", "patient_id", agent=ibis.literal(agent), test_name=ibis.literal(IRON_PAIR), test_at=j.taken_at, test_has_time=j.taken_at_has_time,
-        value_num=tsat, result_class=cls)
+        "row_id",
+        "patient_id",
+        agent=ibis.literal(agent),
+        test_name=ibis.literal(IRON_PAIR),
+        test_at=j.taken_at,
+        test_has_time=j.taken_at_has_time,
+        value_num=tsat,
+        result_class=cls,
+    )
 
 
 def tsat_results(labs: ibis.Table) -> ibis.Table:
     """Measured transferrin saturation results, plus TSAT computed from a serum iron and a
     TIBC on the same calendar day (iron / TIBC x 100; evidence row = the iron result)."""
-    measured = labs.filter(labs.analyte == "tsat").select(
-        "patient_id", "row_id", "taken_at", "value_num", "comparator")
+    measured = labs.filter(labs.analyte == "tsat").select("patient_id", "row_id", "taken_at", "value_num", "comparator")
     iron = labs.filter(labs.analyte == "iron")
     tibc = labs.filter((labs.analyte == "tibc") & (labs.value_num > 0) & labs.comparator.isnull()).select(
-        t_patient_id="patient_id", t_value="value_num", t_at="taken_at")
+        t_patient_id="patient_id", t_value="value_num", t_at="taken_at"
+    )
     j = iron.join(tibc, [iron.patient_id == tibc.t_patient_id, iron.taken_at.date() == tibc.t_at.date()])
     j = j.filter(j.comparator.isnull())
-    derived = j.select("patient_id", "row_id", "taken_at", value_num=j.value_num / j.t_value * 100,
-                       comparator=ibis.null("string"))
+    derived = j.select(
+        "patient_id", "row_id", "taken_at", value_num=j.value_num / j.t_value * 100, comparator=ibis.null("string")
+    )
     return measured.union(derived)
 
 
@@ -127,7 +146,7 @@ def qualifying_tests(labs: ibis.Table, cfg) -> ibis.Table:
     """Every lab result that qualifies as a deficiency test for an agent, with its class."""
     parts = []
     for agent in ("iron", "b12", "folate"):
-        for name in cfg["testing"][f"{agent}_tests"]:
+        for name in getattr(cfg.testing, f"{agent}_tests"):
             part = _iron_pair_tests(labs, agent, cfg) if name == IRON_PAIR else _single_tests(labs, agent, name, cfg)
             parts.append(part.select(*TEST_COLUMNS))
     out = parts[0]
@@ -145,27 +164,42 @@ def _latest(t: ibis.Table, descending: bool) -> ibis.Table:
 def testing_status(episodes: ibis.Table, tests: ibis.Table, cfg) -> ibis.Table:
     """One row per episode: testing_status, the latest prior test (at, analyte, row_id),
     prior_result_class, and the first test after the start (at, row_id)."""
-    t = cfg["testing"]
+    t = cfg.testing
     ep = episodes.select("episode_id", "patient_id", "agent", "start_at", "start_has_time")
     j = ep.join(tests, ["patient_id", "agent"])
-    before = in_window_before(j.test_at, j.test_has_time, j.start_at, j.start_has_time, t["lookback_days"])
-    after = in_window_after(j.test_at, j.test_has_time, j.start_at, j.start_has_time, t["after_days"])
+    before = in_window_before(j.test_at, j.test_has_time, j.start_at, j.start_has_time, t.lookback_days)
+    after = in_window_after(j.test_at, j.test_has_time, j.start_at, j.start_has_time, t.after_days)
     prior = j.filter(before)
     latest = _latest(prior, descending=True).select(
-        "episode_id", prior_test_at="test_at", prior_test_analyte="test_name", prior_test_row_id="row_id")
+        "episode_id", prior_test_at="test_at", prior_test_analyte="test_name", prior_test_row_id="row_id"
+    )
     cls = prior.group_by("episode_id").agg(
-        _any_def=(prior.result_class == "deficient").any(),
-        _any_ind=(prior.result_class == "indeterminate").any())
+        _any_def=(prior.result_class == "deficient").any(), _any_ind=(prior.result_class == "indeterminate").any()
+    )
     first_after = _latest(j.filter(after), descending=False).select(
-        "episode_id", after_test_at="test_at", after_test_row_id="row_id")
-    out = attach(attach(attach(episodes.select("episode_id"), latest, "episode_id"), cls, "episode_id"),
-                 first_after, "episode_id")
+        "episode_id", after_test_at="test_at", after_test_row_id="row_id"
+    )
+    out = attach(
+        attach(attach(episodes.select("episode_id"), latest, "episode_id"), cls, "episode_id"),
+        first_after,
+        "episode_id",
+    )
     return out.select(
-        "episode_id", "prior_test_at", "prior_test_analyte", "prior_test_row_id",
-        "after_test_at", "after_test_row_id",
-        testing_status=ibis.cases((out.prior_test_at.notnull(), "tested_before"),
-                                  (out.after_test_at.notnull(), "tested_after_only"),
-                                  else_="never_tested"),
-        prior_result_class=ibis.cases((out.prior_test_at.isnull(), "unknown"),
-                                      (out._any_def, "deficient"), (out._any_ind, "indeterminate"),
-                                      else_="not_deficient"))
+        "episode_id",
+        "prior_test_at",
+        "prior_test_analyte",
+        "prior_test_row_id",
+        "after_test_at",
+        "after_test_row_id",
+        testing_status=ibis.cases(
+            (out.prior_test_at.notnull(), "tested_before"),
+            (out.after_test_at.notnull(), "tested_after_only"),
+            else_="never_tested",
+        ),
+        prior_result_class=ibis.cases(
+            (out.prior_test_at.isnull(), "unknown"),
+            (out._any_def, "deficient"),
+            (out._any_ind, "indeterminate"),
+            else_="not_deficient",
+        ),
+    )

@@ -33,12 +33,10 @@ def at_or_before(event_at, event_has_time, ref_at, ref_has_time) -> ibis.Value:
 
 def in_window_before(event_at, event_has_time, ref_at, ref_has_time, days: int) -> ibis.Value:
     """Event at or before the reference (tie rule) and at most `days` calendar days earlier."""
-    return at_or_before(event_at, event_has_time, ref_at, ref_has_time) & (
-        days_after(event_at, ref_at) >= -days)
+    return at_or_before(event_at, event_has_time, ref_at, ref_has_time) & (days_after(event_at, ref_at) >= -days)
 
 
 def in_window_after(event_at, event_has_time, ref_at, ref_has_time, days: int) -> ibis.Value:
     """Event strictly after the reference (not 'before' under the tie rule) and at most
     `days` calendar days later."""
-    return ~at_or_before(event_at, event_has_time, ref_at, ref_has_time) & (
-        days_after(event_at, ref_at) <= days)
+    return ~at_or_before(event_at, event_has_time, ref_at, ref_has_time) & (days_after(event_at, ref_at) <= days)

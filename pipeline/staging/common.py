@@ -4,9 +4,9 @@ duplicate)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
 import ibis
 import ibis.expr.types as ir
@@ -66,25 +66,37 @@ def is_bad_number(col: ir.StringValue) -> ir.BooleanValue:
 
 def required(col: str, label: str | None = None) -> Check:
     label = label or col
-    return Check(f"missing_{col}", f"{label} is required",
-                 lambda t: clean(t[col]).isnull(),
-                 lambda t: ibis.literal(f"{label} is empty; it is required"))
+    return Check(
+        f"missing_{col}",
+        f"{label} is required",
+        lambda t: clean(t[col]).isnull(),
+        lambda t: ibis.literal(f"{label} is empty; it is required"),
+    )
 
 
 def timestamp_checks(col: str, ctx: Context, required_value: bool = True) -> list[Check]:
     """Unparseable, in the future, or before the configured first year."""
-    min_year = ctx.config["validation"]["min_year"]
+    min_year = ctx.config.validation.min_year
     today = ibis.literal(ctx.today)
     checks = [
-        Check(f"bad_{col}", f"{col} must be a date (YYYY-MM-DD) or timestamp",
-              lambda t: clean(t[col]).notnull() & parse_timestamp(t[col]).isnull(),
-              lambda t: quoted(t[col]) + ibis.literal(f" in {col} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM")),
-        Check(f"future_{col}", f"{col} must not be in the future",
-              lambda t: parse_timestamp(t[col]).date() > today,
-              lambda t: quoted(t[col]) + ibis.literal(f" in {col} is in the future")),
-        Check(f"old_{col}", f"{col} must not be before {min_year}",
-              lambda t: parse_timestamp(t[col]).year() < min_year,
-              lambda t: quoted(t[col]) + ibis.literal(f" in {col} is before {min_year}")),
+        Check(
+            f"bad_{col}",
+            f"{col} must be a date (YYYY-MM-DD) or timestamp",
+            lambda t: clean(t[col]).notnull() & parse_timestamp(t[col]).isnull(),
+            lambda t: quoted(t[col]) + ibis.literal(f" in {col} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM"),
+        ),
+        Check(
+            f"future_{col}",
+            f"{col} must not be in the future",
+            lambda t: parse_timestamp(t[col]).date() > today,
+            lambda t: quoted(t[col]) + ibis.literal(f" in {col} is in the future"),
+        ),
+        Check(
+            f"old_{col}",
+            f"{col} must not be before {min_year}",
+            lambda t: parse_timestamp(t[col]).year() < min_year,
+            lambda t: quoted(t[col]) + ibis.literal(f" in {col} is before {min_year}"),
+        ),
     ]
     if required_value:
         checks.insert(0, required(col))
@@ -93,20 +105,30 @@ def timestamp_checks(col: str, ctx: Context, required_value: bool = True) -> lis
 
 def unknown_patient(ctx: Context) -> Check:
     """Rows for a patient who is not in the (staged) patients file."""
+
     def fails(t):
         return clean(t.patient_id).notnull() & ~clean(t.patient_id).isin(ctx.patients.patient_id)
 
-    return Check("unknown_patient", "patient_id must appear in the patients file", fails,
-                 lambda t: ibis.literal("patient_id is not in the patients file (or its patients row was quarantined)"))
+    return Check(
+        "unknown_patient",
+        "patient_id must appear in the patients file",
+        fails,
+        lambda t: ibis.literal("patient_id is not in the patients file (or its patients row was quarantined)"),
+    )
 
 
 def exact_duplicate(columns: tuple[str, ...]) -> Check:
     """A row identical in every contract column to an earlier row (lowest row_id kept)."""
+
     def fails(t):
         return t._first_row_id != t.row_id
 
-    return Check("exact_duplicate", "exact duplicate of an earlier row", fails,
-                 lambda t: ibis.literal("exact duplicate of row_id ") + t._first_row_id.cast("string"))
+    return Check(
+        "exact_duplicate",
+        "exact duplicate of an earlier row",
+        fails,
+        lambda t: ibis.literal("exact duplicate of row_id ") + t._first_row_id.cast("string"),
+    )
 
 
 def with_duplicate_marker(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:

@@ -22,12 +22,12 @@ def _aggregate(matches: ibis.Table, key: str) -> ibis.Table:
     iron = matches.filter(matches.elemental_iron_mg_per_unit.notnull())
     iron_fraction = matches.filter(matches.elemental_iron_fraction.notnull())
     flags = matches.group_by(key).aggregate(
-        **{f: matches[f].any() for f in FLAGS},
-        drug_class=matches.drug_class.argmax(matches.specificity))
-    per_unit = iron.group_by(key).aggregate(
-        iron_mg_per_unit=iron.elemental_iron_mg_per_unit.argmax(iron.specificity))
+        **{f: matches[f].any() for f in FLAGS}, drug_class=matches.drug_class.argmax(matches.specificity)
+    )
+    per_unit = iron.group_by(key).aggregate(iron_mg_per_unit=iron.elemental_iron_mg_per_unit.argmax(iron.specificity))
     fraction = iron_fraction.group_by(key).aggregate(
-        iron_fraction=iron_fraction.elemental_iron_fraction.argmax(iron_fraction.specificity))
+        iron_fraction=iron_fraction.elemental_iron_fraction.argmax(iron_fraction.specificity)
+    )
     out = flags.left_join(per_unit, key).drop(f"{key}_right")
     return out.left_join(fraction, key).drop(f"{key}_right")
 
@@ -37,8 +37,9 @@ def _code_matches(t: ibis.Table) -> ibis.Table:
     codes = ibis.memtable(codes[codes.code_system != "NAME"].drop(columns=["pattern", "source", "version"]))
     distinct = t.select(_sys=t._code_system_c, _code=t._drug_code_c).filter(lambda d: d._code.notnull()).distinct()
     is_atc = distinct._sys == "ATC"
-    cond = ((distinct._sys == codes.code_system)
-            & (is_atc.ifelse(distinct._code.startswith(codes.code_norm), distinct._code == codes.code_norm)))
+    cond = (distinct._sys == codes.code_system) & (
+        is_atc.ifelse(distinct._code.startswith(codes.code_norm), distinct._code == codes.code_norm)
+    )
     matches = distinct.inner_join(codes, cond)
     matches = matches.mutate(_code_key=matches._sys + ibis.literal("|") + matches._code)
     return _aggregate(matches, "_code_key")
@@ -54,16 +55,18 @@ def _name_matches(t: ibis.Table) -> ibis.Table:
 
 def map_drugs(t: ibis.Table) -> ibis.Table:
     """Add has_iron/has_b12/has_folate, drug_class, iron_mg_per_unit, iron_fraction."""
-    t = t.mutate(_drug_code_c=clean(t.drug_code).upper().re_replace(r"[\s\-]", ""),
-                 _code_system_c=clean(t.code_system).upper().re_replace(r"[\s\-]", ""),
-                 _drug_name_c=clean(t.drug_name))
+    t = t.mutate(
+        _drug_code_c=clean(t.drug_code).upper().re_replace(r"[\s\-]", ""),
+        _code_system_c=clean(t.code_system).upper().re_replace(r"[\s\-]", ""),
+        _drug_name_c=clean(t.drug_name),
+    )
     t = t.mutate(_code_key=t._code_system_c + ibis.literal("|") + t._drug_code_c, _name_key=t._drug_name_c.lower())
     by_code = _code_matches(t).rename(lambda c: c if c == "_code_key" else f"c_{c}")
     by_name = _name_matches(t).rename(lambda c: c if c == "_name_key" else f"n_{c}")
     t = t.left_join(by_code, "_code_key").drop("_code_key_right")
     t = t.left_join(by_name, "_name_key").drop("_name_key_right")
     use_code = t.c_has_iron.notnull()
-    pick = lambda col: use_code.ifelse(t[f"c_{col}"], t[f"n_{col}"])  # noqa: E731
+    pick = lambda col: use_code.ifelse(t[f"c_{col}"], t[f"n_{col}"])
     return t.mutate(
         **{f: pick(f).fill_null(False) for f in FLAGS},
         drug_class_c=pick("drug_class"),

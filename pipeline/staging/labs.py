@@ -10,12 +10,38 @@ import ibis
 
 from pipeline.codes import load_analytes, load_lab_codes
 from pipeline.extract.base import COLUMNS
-from pipeline.staging.common import (Check, Context, clean, exact_duplicate, parse_timestamp, has_time, quoted,
-                                     required, timestamp_checks, unknown_patient, with_duplicate_marker)
+from pipeline.staging.common import (
+    Check,
+    Context,
+    clean,
+    exact_duplicate,
+    has_time,
+    parse_timestamp,
+    quoted,
+    required,
+    timestamp_checks,
+    unknown_patient,
+    with_duplicate_marker,
+)
 from pipeline.units import load_conversions, normalise_unit_expr
 
-STAGED_COLUMNS = ("row_id", "patient_id", "taken_at", "taken_at_has_time", "analyte", "loinc", "test_name",
-                  "value_num", "comparator", "unit", "unit_raw", "value_raw", "ref_low", "ref_high", "site")
+STAGED_COLUMNS = (
+    "row_id",
+    "patient_id",
+    "taken_at",
+    "taken_at_has_time",
+    "analyte",
+    "loinc",
+    "test_name",
+    "value_num",
+    "comparator",
+    "unit",
+    "unit_raw",
+    "value_raw",
+    "ref_low",
+    "ref_high",
+    "site",
+)
 _VALUE = r"^(<=|>=|<|>)?\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)$"
 
 
@@ -23,8 +49,10 @@ def _code_maps():
     codes = load_lab_codes()
     loinc = codes[codes.code_system == "LOINC"][["match_key", "analyte"]]
     names = codes[codes.code_system == "NAME"][["match_key", "analyte"]]
-    return (ibis.memtable(loinc.rename(columns={"match_key": "_loinc_key", "analyte": "_loinc_analyte"})),
-            ibis.memtable(names.rename(columns={"match_key": "_name_key", "analyte": "_name_analyte"})))
+    return (
+        ibis.memtable(loinc.rename(columns={"match_key": "_loinc_key", "analyte": "_loinc_analyte"})),
+        ibis.memtable(names.rename(columns={"match_key": "_name_key", "analyte": "_name_analyte"})),
+    )
 
 
 def _unit_map():
@@ -38,43 +66,77 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
     loinc_map, name_map = _code_maps()
     conv, ref = _unit_map()
     value = clean(raw.value)
-    t = raw.mutate(_loinc_key=clean(raw.loinc).lower(), _name_key=clean(raw.test_name).lower(),
-                   _unit_norm=normalise_unit_expr(raw.unit),
-                   comparator_c=value.re_extract(_VALUE, 1).nullif(""),
-                   number_c=value.re_search(_VALUE).ifelse(value.re_extract(_VALUE, 2).try_cast("float64"),
-                                                           ibis.null("float64")))
+    t = raw.mutate(
+        _loinc_key=clean(raw.loinc).lower(),
+        _name_key=clean(raw.test_name).lower(),
+        _unit_norm=normalise_unit_expr(raw.unit),
+        comparator_c=value.re_extract(_VALUE, 1).nullif(""),
+        number_c=value.re_search(_VALUE).ifelse(value.re_extract(_VALUE, 2).try_cast("float64"), ibis.null("float64")),
+    )
     t = t.left_join(loinc_map, "_loinc_key").drop("_loinc_key_right")
     t = t.left_join(name_map, "_name_key").drop("_name_key_right")
     t = t.mutate(analyte_c=t._loinc_analyte.coalesce(t._name_analyte))
     t = t.left_join(ref, t.analyte_c == ref._ref_analyte)
     t = t.left_join(conv, (t.analyte_c == conv._conv_analyte) & (t._unit_norm == conv._conv_unit))
-    t = t.mutate(value_num_c=t.number_c * t.factor,
-                 ref_low_c=clean(t.ref_low).try_cast("float64") * t.factor,
-                 ref_high_c=clean(t.ref_high).try_cast("float64") * t.factor)
+    t = t.mutate(
+        value_num_c=t.number_c * t.factor,
+        ref_low_c=clean(t.ref_low).try_cast("float64") * t.factor,
+        ref_high_c=clean(t.ref_high).try_cast("float64") * t.factor,
+    )
     return with_duplicate_marker(t, COLUMNS["labs"])
 
 
 def _value_checks() -> list[Check]:
-    mapped = lambda t: t.analyte_c.notnull()  # noqa: E731
+    mapped = lambda t: t.analyte_c.notnull()
     return [
         required("value"),
-        Check("value_not_numeric", "the value of a mapped analyte must be a number (optionally with < or >)",
-              lambda t: mapped(t) & clean(t.value).notnull() & t.number_c.isnull(),
-              lambda t: quoted(t.value) + ibis.literal(" is not a number for ") + t.analyte_c),
-        Check("missing_unit", "a mapped analyte needs a unit",
-              lambda t: mapped(t) & clean(t.unit).isnull(),
-              lambda t: ibis.literal("unit is empty for ") + t.analyte_c
-              + ibis.literal("; the value cannot be converted to ") + t.canonical_unit),
-        Check("unconvertible_unit", "the unit must be convertible to the analyte's canonical unit",
-              lambda t: mapped(t) & clean(t.unit).notnull() & t.factor.isnull(),
-              lambda t: ibis.literal("unit ") + quoted(t.unit) + ibis.literal(" cannot be converted to ")
-              + t.canonical_unit + ibis.literal(" for ") + t.analyte_c
-              + ibis.literal(" (add it to data/reference/unit_conversions.csv if it is valid)")),
-        Check("implausible_value", "value outside the plausible range for the analyte (after unit conversion)",
-              lambda t: (t.value_num_c < t.plausible_min) | (t.value_num_c > t.plausible_max),
-              lambda t: t.analyte_c + ibis.literal(" ") + t.value_num_c.round(2).cast("string") + ibis.literal(" ")
-              + t.canonical_unit + ibis.literal(" is outside the plausible range ")
-              + t.plausible_min.cast("string") + ibis.literal("-") + t.plausible_max.cast("string")),
+        Check(
+            "value_not_numeric",
+            "the value of a mapped analyte must be a number (optionally with < or >)",
+            lambda t: mapped(t) & clean(t.value).notnull() & t.number_c.isnull(),
+            lambda t: quoted(t.value) + ibis.literal(" is not a number for ") + t.analyte_c,
+        ),
+        Check(
+            "missing_unit",
+            "a mapped analyte needs a unit",
+            lambda t: mapped(t) & clean(t.unit).isnull(),
+            lambda t: (
+                ibis.literal("unit is empty for ")
+                + t.analyte_c
+                + ibis.literal("; the value cannot be converted to ")
+                + t.canonical_unit
+            ),
+        ),
+        Check(
+            "unconvertible_unit",
+            "the unit must be convertible to the analyte's canonical unit",
+            lambda t: mapped(t) & clean(t.unit).notnull() & t.factor.isnull(),
+            lambda t: (
+                ibis.literal("unit ")
+                + quoted(t.unit)
+                + ibis.literal(" cannot be converted to ")
+                + t.canonical_unit
+                + ibis.literal(" for ")
+                + t.analyte_c
+                + ibis.literal(" (add it to data/reference/unit_conversions.csv if it is valid)")
+            ),
+        ),
+        Check(
+            "implausible_value",
+            "value outside the plausible range for the analyte (after unit conversion)",
+            lambda t: (t.value_num_c < t.plausible_min) | (t.value_num_c > t.plausible_max),
+            lambda t: (
+                t.analyte_c
+                + ibis.literal(" ")
+                + t.value_num_c.round(2).cast("string")
+                + ibis.literal(" ")
+                + t.canonical_unit
+                + ibis.literal(" is outside the plausible range ")
+                + t.plausible_min.cast("string")
+                + ibis.literal("-")
+                + t.plausible_max.cast("string")
+            ),
+        ),
     ]
 
 
@@ -83,17 +145,32 @@ def checks(ctx: Context) -> list[Check]:
         required("patient_id"),
         unknown_patient(ctx),
         *timestamp_checks("taken_at", ctx),
-        Check("missing_test", "loinc or test_name is required",
-              lambda t: clean(t.loinc).isnull() & clean(t.test_name).isnull(),
-              lambda t: ibis.literal("both loinc and test_name are empty")),
+        Check(
+            "missing_test",
+            "loinc or test_name is required",
+            lambda t: clean(t.loinc).isnull() & clean(t.test_name).isnull(),
+            lambda t: ibis.literal("both loinc and test_name are empty"),
+        ),
         *_value_checks(),
         exact_duplicate(COLUMNS["labs"]),
     ]
 
 
 def staged(t: ibis.Table) -> ibis.Table:
-    return t.select(row_id=t.row_id, patient_id=clean(t.patient_id), taken_at=parse_timestamp(t.taken_at),
-                    taken_at_has_time=has_time(t.taken_at), analyte=t.analyte_c, loinc=clean(t.loinc),
-                    test_name=clean(t.test_name), value_num=t.value_num_c, comparator=t.comparator_c,
-                    unit=t.canonical_unit.cast("string"), unit_raw=clean(t.unit), value_raw=clean(t.value),
-                    ref_low=t.ref_low_c, ref_high=t.ref_high_c, site=clean(t.site))
+    return t.select(
+        row_id=t.row_id,
+        patient_id=clean(t.patient_id),
+        taken_at=parse_timestamp(t.taken_at),
+        taken_at_has_time=has_time(t.taken_at),
+        analyte=t.analyte_c,
+        loinc=clean(t.loinc),
+        test_name=clean(t.test_name),
+        value_num=t.value_num_c,
+        comparator=t.comparator_c,
+        unit=t.canonical_unit.cast("string"),
+        unit_raw=clean(t.unit),
+        value_raw=clean(t.value),
+        ref_low=t.ref_low_c,
+        ref_high=t.ref_high_c,
+        site=clean(t.site),
+    )

@@ -11,11 +11,10 @@ See docs/synthetic.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipeline.config import load_config
@@ -43,23 +42,43 @@ def _patients(rng, start: int, n: int) -> dict[str, np.ndarray]:
     t0 = (FIRST_DAY + rng.integers(0, span, n).astype("timedelta64[D]")).astype("datetime64[m]")
     birth = rng.integers(1935, 2002, n)
     birth[pregnant] = rng.integers(1988, 1999, pregnant.sum())
-    return dict(pid=np.char.add("P", np.char.zfill(idx.astype(str), 7)), scenario=scen, sex=sex, t0=t0,
-                birth=birth, site=rng.choice(SITES, n), with_time=rng.random(n) < 0.5,
-                si_units=rng.random(n) < 0.6, by_name=rng.random(n) < 0.2, pregnant=pregnant,
-                age_band_only=rng.random(n) < 0.1)
+    return dict(
+        pid=np.char.add("P", np.char.zfill(idx.astype(str), 7)),
+        scenario=scen,
+        sex=sex,
+        t0=t0,
+        birth=birth,
+        site=rng.choice(SITES, n),
+        with_time=rng.random(n) < 0.5,
+        si_units=rng.random(n) < 0.6,
+        by_name=rng.random(n) < 0.2,
+        pregnant=pregnant,
+        age_band_only=rng.random(n) < 0.1,
+    )
 
 
 def _patient_rows(chunk: Chunk, p: dict, rng) -> None:
     n = len(p["pid"])
-    band = np.char.add(np.char.add(((2024 - p["birth"]) // 10 * 10).astype(str), "-"),
-                       ((2024 - p["birth"]) // 10 * 10 + 9).astype(str))
+    band = np.char.add(
+        np.char.add(((2024 - p["birth"]) // 10 * 10).astype(str), "-"), ((2024 - p["birth"]) // 10 * 10 + 9).astype(str)
+    )
     day = p["t0"].astype("datetime64[D]")
     preg_start = np.datetime_as_string(day - np.timedelta64(60, "D"))
     preg_end = np.datetime_as_string(day + np.timedelta64(200, "D"))
-    chunk.add("patients", n, None, dict(
-        patient_id=p["pid"], sex=p["sex"], birth_year=np.where(p["age_band_only"], "", p["birth"].astype(str)),
-        age_band=np.where(p["age_band_only"], band, ""), site=p["site"],
-        pregnancy_start=np.where(p["pregnant"], preg_start, ""), pregnancy_end=np.where(p["pregnant"], preg_end, "")))
+    chunk.add(
+        "patients",
+        n,
+        None,
+        dict(
+            patient_id=p["pid"],
+            sex=p["sex"],
+            birth_year=np.where(p["age_band_only"], "", p["birth"].astype(str)),
+            age_band=np.where(p["age_band_only"], band, ""),
+            site=p["site"],
+            pregnancy_start=np.where(p["pregnant"], preg_start, ""),
+            pregnancy_end=np.where(p["pregnant"], preg_end, ""),
+        ),
+    )
 
 
 def _background(g: Group) -> None:
@@ -79,8 +98,17 @@ def _chunk(seed: int, index: int, start: int, n: int, levels: Levels, dirty_frac
         sel = p["scenario"] == name
         if not sel.any():
             continue
-        g = Group(rng=rng, pid=p["pid"][sel], t0=p["t0"][sel], sex=p["sex"][sel], with_time=p["with_time"][sel],
-                  si_units=p["si_units"][sel], by_name=p["by_name"][sel], out=chunk, scenario=name)
+        g = Group(
+            rng=rng,
+            pid=p["pid"][sel],
+            t0=p["t0"][sel],
+            sex=p["sex"][sel],
+            with_time=p["with_time"][sel],
+            si_units=p["si_units"][sel],
+            by_name=p["by_name"][sel],
+            out=chunk,
+            scenario=name,
+        )
         SCENARIOS[name](g, levels)
         _background(g)
     tables = chunk.tables()
@@ -88,8 +116,13 @@ def _chunk(seed: int, index: int, start: int, n: int, levels: Levels, dirty_frac
     return tables, dirty
 
 
-def generate(n_patients: int, seed: int, out_dir: Path, progress: Callable[[int, int], None] | None = None,
-             dirty_fraction: float = 0.01) -> dict:
+def generate(
+    n_patients: int,
+    seed: int,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    dirty_fraction: float = 0.01,
+) -> dict:
     """Write the synthetic cohort to out_dir; return rows per file and episodes per scenario."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,8 +137,9 @@ def generate(n_patients: int, seed: int, out_dir: Path, progress: Callable[[int,
             tables, dirty = _chunk(seed, index, start, n, levels, dirty_fraction)
             for table, data in tables.items():
                 if table not in writers:
-                    writers[table] = pacsv.CSVWriter(out_dir / f"{table}.csv", data.schema,
-                                                     write_options=pacsv.WriteOptions(quoting_style="needed"))
+                    writers[table] = pacsv.CSVWriter(
+                        out_dir / f"{table}.csv", data.schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+                    )
                 writers[table].write_table(data)
                 rows[table] += data.num_rows
             for k, v in dirty.items():

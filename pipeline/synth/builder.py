@@ -11,9 +11,21 @@ import pyarrow.compute as pc
 
 from pipeline.extract.base import COLUMNS
 
-TRUTH_COLUMNS = ("patient_id", "agent", "start_date", "route", "testing_status", "is_just_in_case",
-                 "excluded_reason", "outcome", "not_assessable_reason", "primary_cause", "causes", "scenario")
-TABLES = tuple(COLUMNS) + ("truth",)
+TRUTH_COLUMNS = (
+    "patient_id",
+    "agent",
+    "start_date",
+    "route",
+    "testing_status",
+    "is_just_in_case",
+    "excluded_reason",
+    "outcome",
+    "not_assessable_reason",
+    "primary_cause",
+    "causes",
+    "scenario",
+)
+TABLES = (*tuple(COLUMNS), "truth")
 _EPOCH = np.datetime64("1970-01-01T00:00", "m")
 
 
@@ -34,13 +46,13 @@ class Group:
     """The patients of one scenario in one chunk, with their per-patient draws."""
 
     rng: np.random.Generator
-    pid: np.ndarray              # patient ids (str)
-    t0: np.ndarray               # episode start, datetime64[m]
-    sex: np.ndarray              # 'F' / 'M' / 'U'
-    with_time: np.ndarray        # bool: this patient's source gives times
-    si_units: np.ndarray         # bool: lab reports in SI units (g/L, ug/L, pmol/L, nmol/L)
-    by_name: np.ndarray          # bool: labs identified by local name, not LOINC
-    out: "Chunk" = None
+    pid: np.ndarray  # patient ids (str)
+    t0: np.ndarray  # episode start, datetime64[m]
+    sex: np.ndarray  # 'F' / 'M' / 'U'
+    with_time: np.ndarray  # bool: this patient's source gives times
+    si_units: np.ndarray  # bool: lab reports in SI units (g/L, ug/L, pmol/L, nmol/L)
+    by_name: np.ndarray  # bool: labs identified by local name, not LOINC
+    out: Chunk = None
     scenario: str = ""
 
     @property

@@ -8,10 +8,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_LAB_DEFECTS = ("unconvertible_unit", "implausible_value", "exact_duplicate", "future_taken_at", "old_taken_at",
-                "unknown_patient", "value_not_numeric")
-_RX_DEFECTS = ("end_before_start", "impossible_units_per_dose", "exact_duplicate", "future_start_at",
-               "unknown_patient")
+_LAB_DEFECTS = (
+    "unconvertible_unit",
+    "implausible_value",
+    "exact_duplicate",
+    "future_taken_at",
+    "old_taken_at",
+    "unknown_patient",
+    "value_not_numeric",
+)
+_RX_DEFECTS = ("end_before_start", "impossible_units_per_dose", "exact_duplicate", "future_start_at", "unknown_patient")
 
 
 def _set(t: pa.Table, col: str, value: str) -> pa.Table:
@@ -58,8 +64,10 @@ def dirty_rows(tables: dict[str, pa.Table], rng, fraction: float) -> dict[str, i
     """Append dirty rows to tables['labs'] and tables['prescriptions'] in place; count them."""
     counts: dict[str, int] = {}
     labs = tables["labs"]
-    hb = pc.or_(pc.equal(labs["loinc"], "718-7"), pc.equal(labs["test_name"], "Haemoglobin")).to_numpy(zero_copy_only=False)
-    per_kind = int(round(fraction * labs.num_rows / len(_LAB_DEFECTS)))
+    hb = pc.or_(pc.equal(labs["loinc"], "718-7"), pc.equal(labs["test_name"], "Haemoglobin")).to_numpy(
+        zero_copy_only=False
+    )
+    per_kind = round(fraction * labs.num_rows / len(_LAB_DEFECTS))
     extra = []
     for kind in _LAB_DEFECTS:
         bad = _lab_defect(_sample(labs, hb, per_kind, rng), kind)
@@ -68,7 +76,7 @@ def dirty_rows(tables: dict[str, pa.Table], rng, fraction: float) -> dict[str, i
     tables["labs"] = pa.concat_tables([labs, *extra])
     rx = tables["prescriptions"]
     mapped = pc.invert(pc.is_in(rx["route"], pa.array(["IV"]))).to_numpy(zero_copy_only=False)
-    per_kind = int(round(fraction * rx.num_rows / len(_RX_DEFECTS)))
+    per_kind = round(fraction * rx.num_rows / len(_RX_DEFECTS))
     extra = []
     for kind in _RX_DEFECTS:
         bad = _rx_defect(_sample(rx, mapped, per_kind, rng), kind)

@@ -3,14 +3,29 @@ once) and their truth rows. Labels follow docs/rules.md; numbers come from the c
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from pipeline.synth.builder import Group
-from pipeline.synth.events import (COMBINATION, CYANOCOBALAMIN, FOLIC_ACID, HYDROXOCOBALAMIN, IV_IRON,
-                                   IV_IRON_SUCROSE, LOW_DOSE_IRON, METHOTREXATE, NAPROXEN, OMEPRAZOLE, ORAL_IRON,
-                                   diagnosis, dispensing, lab, prescription, truth)
+from pipeline.synth.events import (
+    COMBINATION,
+    CYANOCOBALAMIN,
+    FOLIC_ACID,
+    HYDROXOCOBALAMIN,
+    IV_IRON,
+    IV_IRON_SUCROSE,
+    LOW_DOSE_IRON,
+    METHOTREXATE,
+    NAPROXEN,
+    OMEPRAZOLE,
+    ORAL_IRON,
+    diagnosis,
+    dispensing,
+    lab,
+    prescription,
+    truth,
+)
 
 SCENARIOS: dict[str, Callable] = {}
 
@@ -24,42 +39,54 @@ class Levels:
     """Planted lab values, derived from the configured cut-offs with a wide margin."""
 
     def __init__(self, cfg):
-        d, c = cfg["deficiency"], cfg["causes"]
-        self.ferritin_low = d["ferritin_deficient_ug_l"] * 0.3
-        self.ferritin_normal = d["ferritin_inflamed_deficient_ug_l"] * 1.6
-        self.tsat_low = d["tsat_deficient_pct"] * 0.6
-        self.b12_low = d["b12_deficient_pmol_l"] * 0.65
-        self.b12_mid = (d["b12_deficient_pmol_l"] + d["b12_indeterminate_pmol_l"]) / 2
-        self.b12_normal = d["b12_indeterminate_pmol_l"] * 1.8
-        self.folate_low = d["folate_deficient_nmol_l"] * 0.5
-        self.folate_normal = d["folate_deficient_nmol_l"] * 3
-        self.crp_high = max(c["crp_inflammation_mg_l"], d["crp_inflamed_mg_l"]) * 8
-        self.mcv_irida = c["irida_mcv_max_fl"] * 0.88
-        self.mcv_usual = (c["irida_mcv_max_fl"] + c["low_mcv_fl"]) / 2 + 2
-        self.tsat_irida = c["irida_tsat_max_pct"] * 0.5
-        self.ferritin_irida = c["irida_ferritin_min_ug_l"] * 1.4
-        self.rise_ok = cfg["response"]["min_rise_g_l"] * 2.5
-        self.rise_poor = cfg["response"]["min_rise_g_l"] * 0.2
-        self.wbc_ok = c["low_wbc_10e9_l"] * 2
-        self.platelets_ok = c["low_platelets_10e9_l"] * 1.7
-        a = cfg["anaemia"]
-        self.hb_base_women = min(a["hb_cutoff_women_g_l"], a["hb_cutoff_unknown_sex_g_l"]) * 0.75
-        self.hb_base_men = a["hb_cutoff_men_g_l"] * 0.77
-        self.fu_from, self.fu_to = cfg["response"]["followup_from_day"], cfg["response"]["followup_to_day"]
-        self.base_days = cfg["response"]["baseline_days"]
-        self.precedence = cfg["causes"]["precedence"]
-        self.jic_days = cfg["coprescribing"]["window_days"]
-        if self.ferritin_irida >= d["ferritin_deficient_ug_l"]:
+        d, c = cfg.deficiency, cfg.causes
+        self.ferritin_low = d.ferritin_deficient_ug_l * 0.3
+        self.ferritin_normal = d.ferritin_inflamed_deficient_ug_l * 1.6
+        self.tsat_low = d.tsat_deficient_pct * 0.6
+        self.b12_low = d.b12_deficient_pmol_l * 0.65
+        self.b12_mid = (d.b12_deficient_pmol_l + d.b12_indeterminate_pmol_l) / 2
+        self.b12_normal = d.b12_indeterminate_pmol_l * 1.8
+        self.folate_low = d.folate_deficient_nmol_l * 0.5
+        self.folate_normal = d.folate_deficient_nmol_l * 3
+        self.crp_high = max(c.crp_inflammation_mg_l, d.crp_inflamed_mg_l) * 8
+        self.mcv_irida = c.irida_mcv_max_fl * 0.88
+        self.mcv_usual = (c.irida_mcv_max_fl + c.low_mcv_fl) / 2 + 2
+        self.tsat_irida = c.irida_tsat_max_pct * 0.5
+        self.ferritin_irida = c.irida_ferritin_min_ug_l * 1.4
+        self.rise_ok = cfg.response.min_rise_g_l * 2.5
+        self.rise_poor = cfg.response.min_rise_g_l * 0.2
+        self.wbc_ok = c.low_wbc_10e9_l * 2
+        self.platelets_ok = c.low_platelets_10e9_l * 1.7
+        a = cfg.anaemia
+        self.hb_base_women = min(a.hb_cutoff_women_g_l, a.hb_cutoff_unknown_sex_g_l) * 0.75
+        self.hb_base_men = a.hb_cutoff_men_g_l * 0.77
+        self.fu_from, self.fu_to = cfg.response.followup_from_day, cfg.response.followup_to_day
+        self.base_days = cfg.response.baseline_days
+        self.precedence = cfg.causes.precedence
+        self.jic_days = cfg.coprescribing.window_days
+        if self.ferritin_irida >= d.ferritin_deficient_ug_l:
             raise ValueError("config leaves no room for an IRIDA-like ferritin below the deficiency cut-off")
 
 
-def hb_baseline(g: Group, L: "Levels") -> np.ndarray:
+def hb_baseline(g: Group, L: Levels) -> np.ndarray:
     """Anaemic baseline Hb, well below the sex-specific cut-off (women's cut-off for unknown sex)."""
     return np.where(g.sex == "M", L.hb_base_men, L.hb_base_women) + g.jitter(-3, 3)
 
 
-def iron_patient(g: Group, L: Levels, *, drug=ORAL_IRON, test="ferritin", baseline=True, followup="respond",
-                 dispense_days=56, duration=56, mcv=None, route="oral", testing="tested_before") -> None:
+def iron_patient(
+    g: Group,
+    L: Levels,
+    *,
+    drug=ORAL_IRON,
+    test="ferritin",
+    baseline=True,
+    followup="respond",
+    dispense_days=56,
+    duration=56,
+    mcv=None,
+    route="oral",
+    testing="tested_before",
+) -> None:
     prescription(g, drug, 0, duration)
     pre = -g.days(7, 20)
     if test == "ferritin":
@@ -371,13 +398,21 @@ def excluded_methotrexate_folate(g, L):
 @scenario
 def excluded_pernicious_anaemia_b12(g, L):
     diagnosis(g, "D51.0", -g.days(400, 1500))
-    _single(g, L, HYDROXOCOBALAMIN, "b12", "im", None, None, "never_tested",
-            excluded="pernicious_anaemia_maintenance")
+    _single(g, L, HYDROXOCOBALAMIN, "b12", "im", None, None, "never_tested", excluded="pernicious_anaemia_maintenance")
 
 
 PREGNANT = {"excluded_pregnancy_folate"}
 # Relative frequency of each scenario after the first patients (who cover every scenario once).
 WEIGHTS = {name: 1.0 for name in SCENARIOS}
-WEIGHTS.update(iron_tested_responded=6, iron_never_tested=4, iron_tested_after_only=2, iron_no_followup_hb=4,
-               b12_never_tested=3, folate_never_tested=3, jic_folate_with_iron=3, jic_combination_product=2,
-               failed_unexplained=0.5, failed_irida_like=0.2)
+WEIGHTS.update(
+    iron_tested_responded=6,
+    iron_never_tested=4,
+    iron_tested_after_only=2,
+    iron_no_followup_hb=4,
+    b12_never_tested=3,
+    folate_never_tested=3,
+    jic_folate_with_iron=3,
+    jic_combination_product=2,
+    failed_unexplained=0.5,
+    failed_irida_like=0.2,
+)

@@ -16,9 +16,15 @@ def make_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("make-run")
     db, reports, synth = tmp / "audit.duckdb", tmp / "reports", tmp / "synthetic"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    r = subprocess.run(["make", "run", "PATIENTS=400", "SEED=7", f"DB={db}", f"REPORTS={reports}",
-                        f"SYNTH_OUT={synth}"], cwd=REPO, capture_output=True, text=True, env=env,
-                       stdin=subprocess.DEVNULL, timeout=900)
+    r = subprocess.run(
+        ["make", "run", "PATIENTS=400", "SEED=7", f"DB={db}", f"REPORTS={reports}", f"SYNTH_OUT={synth}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
     return r, db, reports, synth
 
 
@@ -35,8 +41,10 @@ def test_summary_reconciles_every_table(make_run):
     assert "reconciliation: raw = staged + quarantined for every file" in r.stdout
     con = duckdb.connect(str(db), read_only=True)
     for table, raw, staged, quarantined in con.execute(
-            "select table_name, sum(raw_rows), sum(staged_rows), sum(quarantined_rows) from load_log group by 1").fetchall():
-        lines = sum(1 for _ in open(synth / f"{table}.csv")) - 1
+        "select table_name, sum(raw_rows), sum(staged_rows), sum(quarantined_rows) from load_log group by 1"
+    ).fetchall():
+        with open(synth / f"{table}.csv") as fh:
+            lines = sum(1 for _ in fh) - 1
         assert raw == lines == staged + quarantined, table
     assert con.execute("select count(*) from quarantine").fetchone()[0] > 0  # dirty rows were caught
     assert con.execute("select count(*) from episodes").fetchone()[0] > 0
@@ -48,8 +56,15 @@ def test_running_twice_adds_nothing_new(make_run):
     before = con.execute("select count(*) from raw_labs").fetchone()[0]
     con.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    r = subprocess.run(["make", "run", f"INPUT={synth}", f"DB={db}", f"REPORTS={reports}"], cwd=REPO,
-                       capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=900)
+    r = subprocess.run(
+        ["make", "run", f"INPUT={synth}", f"DB={db}", f"REPORTS={reports}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "already loaded" in r.stdout
     con = duckdb.connect(str(db), read_only=True)

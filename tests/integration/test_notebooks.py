@@ -1,7 +1,6 @@
 """Notebooks: jupytext pairs in sync, committed without outputs, and executed top to bottom
 on a synthetic warehouse (any error fails the suite)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,17 +24,36 @@ def test_pair_is_in_sync_and_has_no_outputs(source):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, f"{ipynb.name} has outputs: strip them"
     from_py = jupytext.read(source)
-    assert [(c.cell_type, c.source) for c in from_py.cells] == [(c.cell_type, c.source) for c in committed.cells], \
+    assert [(c.cell_type, c.source) for c in from_py.cells] == [(c.cell_type, c.source) for c in committed.cells], (
         f"{ipynb.name} differs from {source.name}: run jupytext --sync {source.name}"
+    )
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nb")
     db = tmp / "audit.duckdb"
-    r = subprocess.run([str(Path(sys.executable).parent / "anemia-audit"), "run", "--fresh", "--patients", "3000",
-                        "--seed", "3", "--db", str(db), "--out", str(tmp / "reports"), "--synth-out", str(tmp / "syn")],
-                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+    r = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "anemia-audit"),
+            "run",
+            "--fresh",
+            "--patients",
+            "3000",
+            "--seed",
+            "3",
+            "--db",
+            str(db),
+            "--out",
+            str(tmp / "reports"),
+            "--synth-out",
+            str(tmp / "syn"),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     return db
 
@@ -45,7 +63,8 @@ def warehouse(tmp_path_factory):
 def test_notebook_runs_top_to_bottom(source, warehouse, monkeypatch):
     monkeypatch.setenv("ANEMIA_AUDIT_DB", str(warehouse))
     nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(source.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(source.parent)}}
+    )
     client.execute()  # raises CellExecutionError on the first failing cell
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.audit import run_audit
+from pipeline.audit.tables import run_audit
 from pipeline.config import load_config
 from pipeline.report import build_report
 from tests.report_fixtures import connect, demo_cohort, write_warehouse
@@ -22,8 +22,15 @@ from tests.report_fixtures import connect, demo_cohort, write_warehouse
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 LAPTOP = {"width": 1366, "height": 768}
 
 COUNT_COLOURS = """async (b64) => {
@@ -60,6 +67,7 @@ def _chromium_or_skip():
 def page_and_report(tmp_path_factory):
     _chromium_or_skip()
     from playwright.sync_api import sync_playwright
+
     tmp = tmp_path_factory.mktemp("browser")
     con = connect(write_warehouse(tmp / "audit.duckdb", demo_cohort()))
     run_audit(con, load_config())
@@ -73,9 +81,11 @@ def page_and_report(tmp_path_factory):
         page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
         page.on("requestfailed", lambda r: messages.append(("requestfailed", r.url)))
         page.goto((folder / "index.html").as_uri())
-        page.wait_for_function("document.querySelectorAll('.chart').length > 0 && "
-                               "document.querySelectorAll('.chart:not([data-rendered])').length === 0",
-                               timeout=60_000)
+        page.wait_for_function(
+            "document.querySelectorAll('.chart').length > 0 && "
+            "document.querySelectorAll('.chart:not([data-rendered])').length === 0",
+            timeout=60_000,
+        )
         yield page, folder, messages
         browser.close()
 
@@ -123,8 +133,13 @@ def test_numbers_in_the_html_tables_equal_the_csv(page_and_report):
     page, folder, _ = page_and_report
     tables = page.evaluate(READ_TABLES)
     sources = {t["source"] for t in tables}
-    assert {"csv/summary.csv", "csv/failure_causes.csv", "csv/data_quality_loads.csv",
-            "csv/iron_failed_spc.csv", "csv/iron_failed_funnel.csv"} <= sources
+    assert {
+        "csv/summary.csv",
+        "csv/failure_causes.csv",
+        "csv/data_quality_loads.csv",
+        "csv/iron_failed_spc.csv",
+        "csv/iron_failed_funnel.csv",
+    } <= sources
     checked = 0
     for table in tables:
         rows = _csv(folder, table["source"])

@@ -4,8 +4,8 @@ status, just-in-case, exclusion, outcome, each cause, primary cause) exactly."""
 import pandas as pd
 import pytest
 
-from pipeline.classify import classify
 from pipeline.config import load_config
+from pipeline.rules.classify import classify
 from pipeline.synth import generate
 from pipeline.synth.scenarios import SCENARIOS
 from tests.conftest import load_and_validate
@@ -45,8 +45,9 @@ def test_every_planted_label_is_reproduced(cohort):
     assert len(bad) == 0, f"{len(bad)} episodes differ from the planted truth (printed above)"
 
 
-@pytest.mark.parametrize("label", ["testing_status", "outcome", "primary_cause", "causes", "is_just_in_case",
-                                   "excluded_reason"])
+@pytest.mark.parametrize(
+    "label", ["testing_status", "outcome", "primary_cause", "causes", "is_just_in_case", "excluded_reason"]
+)
 def test_each_label_takes_several_values(cohort, label):
     _, truth, _ = cohort
     assert truth[label].nunique() >= 2

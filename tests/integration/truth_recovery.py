@@ -6,8 +6,16 @@ from __future__ import annotations
 import pandas as pd
 
 KEY = ["patient_id", "agent", "start_date"]
-LABELS = ["route", "testing_status", "is_just_in_case", "excluded_reason", "outcome", "not_assessable_reason",
-          "primary_cause", "causes"]
+LABELS = [
+    "route",
+    "testing_status",
+    "is_just_in_case",
+    "excluded_reason",
+    "outcome",
+    "not_assessable_reason",
+    "primary_cause",
+    "causes",
+]
 
 
 def classified(con) -> pd.DataFrame:
@@ -19,7 +27,7 @@ def classified(con) -> pd.DataFrame:
     df = df.merge(causes, on="episode_id", how="left")
     df["start_date"] = pd.to_datetime(df.start_at).dt.strftime("%Y-%m-%d")
     df["is_just_in_case"] = df.is_just_in_case.map({True: "true", False: "false"})
-    return df[["episode_id"] + KEY + LABELS].fillna("")
+    return df[["episode_id", *KEY, *LABELS]].fillna("")
 
 
 def compare(truth: pd.DataFrame, got: pd.DataFrame) -> pd.DataFrame:

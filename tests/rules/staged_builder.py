@@ -21,46 +21,41 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.classify import classify
 from pipeline.config import load_config
+from pipeline.engine import registry
+from pipeline.rules.classify import classify
 
-SCHEMAS = {
-    "patients": pa.schema([("row_id", pa.int64()), ("patient_id", pa.string()), ("sex", pa.string()),
-                           ("birth_year", pa.int64()), ("age_band", pa.string()), ("site", pa.string()),
-                           ("pregnancy_start", pa.date32()), ("pregnancy_end", pa.date32())]),
-    "labs": pa.schema([("row_id", pa.int64()), ("patient_id", pa.string()), ("taken_at", pa.timestamp("us")),
-                       ("taken_at_has_time", pa.bool_()), ("analyte", pa.string()), ("loinc", pa.string()),
-                       ("test_name", pa.string()), ("value_num", pa.float64()), ("comparator", pa.string()),
-                       ("unit", pa.string()), ("unit_raw", pa.string()), ("value_raw", pa.string()),
-                       ("ref_low", pa.float64()), ("ref_high", pa.float64()), ("site", pa.string())]),
-    "prescriptions": pa.schema([
-        ("row_id", pa.int64()), ("patient_id", pa.string()), ("start_at", pa.timestamp("us")),
-        ("start_has_time", pa.bool_()), ("end_at", pa.timestamp("us")), ("days_supply", pa.int64()),
-        ("drug_code", pa.string()), ("code_system", pa.string()), ("drug_name", pa.string()),
-        ("has_iron", pa.bool_()), ("has_b12", pa.bool_()), ("has_folate", pa.bool_()),
-        ("drug_class", pa.string()), ("route", pa.string()), ("dose_amount", pa.float64()),
-        ("dose_unit", pa.string()), ("doses_per_day", pa.float64()), ("quantity", pa.float64()),
-        ("elemental_iron_mg_per_day", pa.float64()), ("prescriber_specialty", pa.string()), ("site", pa.string())]),
-    "dispensings": pa.schema([
-        ("row_id", pa.int64()), ("patient_id", pa.string()), ("dispensed_at", pa.timestamp("us")),
-        ("dispensed_has_time", pa.bool_()), ("drug_code", pa.string()), ("code_system", pa.string()),
-        ("drug_name", pa.string()), ("has_iron", pa.bool_()), ("has_b12", pa.bool_()), ("has_folate", pa.bool_()),
-        ("drug_class", pa.string()), ("quantity", pa.float64()), ("days_supply", pa.int64()), ("site", pa.string())]),
-    "diagnoses": pa.schema([
-        ("row_id", pa.int64()), ("patient_id", pa.string()), ("code", pa.string()), ("coding_system", pa.string()),
-        ("recorded_at", pa.timestamp("us")), ("recorded_has_time", pa.bool_()), ("condition_group", pa.string())]),
-}
+# The staged types come from the table registry, so the literal tables are always what
+# validate writes (a drift between builder and pipeline cannot happen).
+SCHEMAS = {t: registry.ibis_schema(f"stg_{t}").to_pyarrow() for t in registry.TABLES}
 
 # drug_class -> (has_iron, has_b12, has_folate, default route)
 CLASSES = {
-    "iron_oral": (True, False, False, "oral"), "iron_iv": (True, False, False, "iv"),
-    "b12": (False, True, False, "im"), "folate": (False, False, True, "oral"),
+    "iron_oral": (True, False, False, "oral"),
+    "iron_iv": (True, False, False, "iv"),
+    "b12": (False, True, False, "im"),
+    "folate": (False, False, True, "oral"),
     "iron_folate": (True, False, True, "oral"),
 }
-UNITS = {"hb": "g/L", "ferritin": "ug/L", "iron": "umol/L", "tibc": "umol/L", "tsat": "%", "b12": "pmol/L",
-         "folate": "nmol/L", "crp": "mg/L", "mcv": "fL", "rbc": "10*12/L", "wbc": "10*9/L",
-         "platelets": "10*9/L", "ldh": "U/L", "haptoglobin": "g/L", "bilirubin": "umol/L",
-         "reticulocytes_pct": "%", "transferrin": "g/L"}
+UNITS = {
+    "hb": "g/L",
+    "ferritin": "ug/L",
+    "iron": "umol/L",
+    "tibc": "umol/L",
+    "tsat": "%",
+    "b12": "pmol/L",
+    "folate": "nmol/L",
+    "crp": "mg/L",
+    "mcv": "fL",
+    "rbc": "10*12/L",
+    "wbc": "10*9/L",
+    "platelets": "10*9/L",
+    "ldh": "U/L",
+    "haptoglobin": "g/L",
+    "bilirubin": "umol/L",
+    "reticulocytes_pct": "%",
+    "transferrin": "g/L",
+}
 
 
 def ts(value: str) -> tuple[datetime, bool]:
@@ -82,41 +77,91 @@ class StagedBuilder:
         return rid
 
     def patient(self, pid, sex="F", pregnancy_start=None, pregnancy_end=None, site="SITE-A"):
-        as_date = lambda v: date.fromisoformat(v) if v else None  # noqa: E731
-        return self._add("patients", patient_id=pid, sex=sex, birth_year=1970, age_band="50-59", site=site,
-                         pregnancy_start=as_date(pregnancy_start), pregnancy_end=as_date(pregnancy_end))
+        as_date = lambda v: date.fromisoformat(v) if v else None
+        return self._add(
+            "patients",
+            patient_id=pid,
+            sex=sex,
+            birth_year=1970,
+            age_band="50-59",
+            site=site,
+            pregnancy_start=as_date(pregnancy_start),
+            pregnancy_end=as_date(pregnancy_end),
+        )
 
     def lab(self, pid, at, analyte, value, comparator=None):
         t, has_time = ts(at)
-        return self._add("labs", patient_id=pid, taken_at=t, taken_at_has_time=has_time, analyte=analyte,
-                         value_num=None if value is None else float(value), comparator=comparator,
-                         unit=UNITS.get(analyte), value_raw=None if value is None else str(value))
+        return self._add(
+            "labs",
+            patient_id=pid,
+            taken_at=t,
+            taken_at_has_time=has_time,
+            analyte=analyte,
+            value_num=None if value is None else float(value),
+            comparator=comparator,
+            unit=UNITS.get(analyte),
+            value_raw=None if value is None else str(value),
+        )
 
-    def rx(self, pid, start, drug_class, end=None, days_supply=28, route="default", elemental=65.0,
-           drug_name=None, specialty="general practice"):
+    def rx(
+        self,
+        pid,
+        start,
+        drug_class,
+        end=None,
+        days_supply=28,
+        route="default",
+        elemental=65.0,
+        drug_name=None,
+        specialty="general practice",
+    ):
         t, has_time = ts(start)
         iron, b12, fol, default_route = CLASSES.get(drug_class, (False, False, False, "oral"))
         return self._add(
-            "prescriptions", patient_id=pid, start_at=t, start_has_time=has_time,
-            end_at=ts(end)[0] if end else None, days_supply=days_supply, drug_name=drug_name or drug_class,
-            has_iron=iron, has_b12=b12, has_folate=fol,
+            "prescriptions",
+            patient_id=pid,
+            start_at=t,
+            start_has_time=has_time,
+            end_at=ts(end)[0] if end else None,
+            days_supply=days_supply,
+            drug_name=drug_name or drug_class,
+            has_iron=iron,
+            has_b12=b12,
+            has_folate=fol,
             drug_class="iron_oral" if drug_class == "iron_folate" else drug_class,
             route=default_route if route == "default" else route,
             elemental_iron_mg_per_day=elemental if iron and drug_class != "iron_iv" else None,
-            prescriber_specialty=specialty, site="SITE-A")
+            prescriber_specialty=specialty,
+            site="SITE-A",
+        )
 
     def disp(self, pid, at, drug_class="iron_oral", days_supply=28):
         t, has_time = ts(at)
         iron, b12, fol, _ = CLASSES.get(drug_class, (False, False, False, None))
-        return self._add("dispensings", patient_id=pid, dispensed_at=t, dispensed_has_time=has_time,
-                         drug_name=drug_class, has_iron=iron, has_b12=b12, has_folate=fol,
-                         drug_class="iron_oral" if drug_class == "iron_folate" else drug_class,
-                         days_supply=days_supply)
+        return self._add(
+            "dispensings",
+            patient_id=pid,
+            dispensed_at=t,
+            dispensed_has_time=has_time,
+            drug_name=drug_class,
+            has_iron=iron,
+            has_b12=b12,
+            has_folate=fol,
+            drug_class="iron_oral" if drug_class == "iron_folate" else drug_class,
+            days_supply=days_supply,
+        )
 
     def dx(self, pid, at, group, code="X00"):
         t, has_time = ts(at)
-        return self._add("diagnoses", patient_id=pid, code=code, coding_system="ICD10", recorded_at=t,
-                         recorded_has_time=has_time, condition_group=group)
+        return self._add(
+            "diagnoses",
+            patient_id=pid,
+            code=code,
+            coding_system="ICD10",
+            recorded_at=t,
+            recorded_has_time=has_time,
+            condition_group=group,
+        )
 
     def write(self, dispensings=True, diagnoses=True):
         con = ibis.duckdb.connect(str(self.path))
@@ -132,8 +177,10 @@ class StagedBuilder:
         con = self.write(dispensings=dispensings, diagnoses=diagnoses)
         cfg = load_config().with_overrides(overrides or {})
         classify(con, cfg)
-        return {t: con.table(t).to_pandas().sort_values(list(con.table(t).columns[:1])).reset_index(drop=True)
-                for t in ("episodes", "iron_outcomes", "failure_causes")}
+        return {
+            t: con.table(t).to_pandas().sort_values(list(con.table(t).columns[:1])).reset_index(drop=True)
+            for t in ("episodes", "iron_outcomes", "failure_causes")
+        }
 
 
 def one(df: pd.DataFrame, **where) -> pd.Series:

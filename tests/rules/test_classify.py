@@ -4,10 +4,10 @@ evaluates overrides without touching the warehouse; explain_patient; user errors
 import ibis
 import pytest
 
-from pipeline.classify import EPISODE_COLUMNS, OUTCOME_COLUMNS, classify, classify_with
 from pipeline.config import load_config
 from pipeline.errors import UserError
-from pipeline.explain import explain_patient
+from pipeline.explain.patient import explain_patient
+from pipeline.rules.classify import EPISODE_COLUMNS, OUTCOME_COLUMNS, classify, classify_with
 from tests.rules.staged_builder import day
 
 
@@ -36,8 +36,14 @@ def test_classify_writes_tables_and_returns_counts(classified):
     assert tuple(con.table("episodes").columns) == EPISODE_COLUMNS
     assert tuple(con.table("iron_outcomes").columns) == OUTCOME_COLUMNS
     assert list(con.table("failure_causes").columns) == [
-        "episode_id", "patient_id", "cause", "evidence_table", "evidence_row_id", "evidence"]
-    assert classify(con, load_config()) == counts   # re-running replaces, never appends
+        "episode_id",
+        "patient_id",
+        "cause",
+        "evidence_table",
+        "evidence_row_id",
+        "evidence",
+    ]
+    assert classify(con, load_config()) == counts  # re-running replaces, never appends
 
 
 def test_output_types(classified):
@@ -65,10 +71,14 @@ def test_classify_with_overrides_response_threshold(classified):
     assert out.outcome.tolist() == ["responded"]
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"testing": {"lookback_dayz": 120}}, "unknown config key testing.lookback_dayz"),
-    ({"tests": {"lookback_days": 120}}, "unknown config section [tests]"),
-    ({"testing": {"lookback_days": "ninety"}}, "testing.lookback_days must be int")])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"testing": {"lookback_dayz": 120}}, "unknown config key testing.lookback_dayz"),
+        ({"tests": {"lookback_days": 120}}, "unknown config section [tests]"),
+        ({"testing": {"lookback_days": "ninety"}}, "testing.lookback_days must be a whole number"),
+    ],
+)
 def test_classify_with_refuses_unknown_or_invalid_keys(classified, overrides, message):
     _, con, _ = classified
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -117,13 +127,19 @@ def test_explain_unknown_patient_is_a_user_error(classified):
         explain_patient(con, "NOPE", load_config())
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"causes": {"blood_loss_conditions": ["gi_bleed"]}}, "causes.blood_loss_conditions has unknown condition group 'gi_bleed'"),
-    ({"causes": {"marrow_drug_classes": ["chemo"]}}, "causes.marrow_drug_classes has unknown drug class 'chemo'"),
-    ({"testing": {"iron_tests": ["ferritin", "ferritn"]}}, "testing.iron_tests has unknown test 'ferritn'"),
-    ({"causes": {"precedence": ["low_dose", "unexplained"]}}, "causes.precedence must list every cause"),
-    ({"response": {"followup_from_day": 60}}, "followup_from_day must not be after"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"causes": {"blood_loss_conditions": ["gi_bleed"]}},
+            "causes.blood_loss_conditions has unknown condition group 'gi_bleed'",
+        ),
+        ({"causes": {"marrow_drug_classes": ["chemo"]}}, "causes.marrow_drug_classes has unknown drug class 'chemo'"),
+        ({"testing": {"iron_tests": ["ferritin", "ferritn"]}}, "testing.iron_tests has unknown test 'ferritn'"),
+        ({"causes": {"precedence": ["low_dose", "unexplained"]}}, "causes.precedence must list every cause"),
+        ({"response": {"followup_from_day": 60}}, "followup_from_day \\(60\\) must not be above"),
+    ],
+)
 def test_rule_config_values_are_checked(classified, overrides, message):
     _, con, _ = classified
     with pytest.raises(UserError, match=message):
@@ -133,11 +149,14 @@ def test_rule_config_values_are_checked(classified, overrides, message):
 def test_explain_hides_unmapped_rows_unless_asked(tmp_path):
     from pipeline.config import load_config
     from tests.conftest import GOOD_LAB, GOOD_PATIENT, GOOD_RX, load_and_validate, write_input
+
     labs = [GOOD_LAB, {**GOOD_LAB, "loinc": "", "test_name": "Sodium", "value": "140", "unit": "mmol/L"}]
     rx = [GOOD_RX, {**GOOD_RX, "drug_code": "", "code_system": "", "drug_name": "Spironolactone 25 mg tablets"}]
-    con, _ = load_and_validate(write_input(tmp_path / "in", patients=[GOOD_PATIENT], labs=labs, prescriptions=rx),
-                               tmp_path / "w.duckdb")
-    from pipeline.classify import classify
+    con, _ = load_and_validate(
+        write_input(tmp_path / "in", patients=[GOOD_PATIENT], labs=labs, prescriptions=rx), tmp_path / "w.duckdb"
+    )
+    from pipeline.rules.classify import classify
+
     classify(con, load_config())
     short = explain_patient(con, "P1", load_config())
     full = explain_patient(con, "P1", load_config(), everything=True)

@@ -11,8 +11,21 @@ from tests.rules.staged_builder import day, episode
 def out(module_builder):
     s = module_builder
     ids = {}
-    for pid in ["SINGLE", "WASH365", "WASH366", "LONG_ADJ", "LONG_GAP", "COMBO", "IVJOIN", "NOEND",
-                "ROUTES", "TWOAGENTS", "OTHERDRUG", "DISPONLY", "RXANDDISP"]:
+    for pid in [
+        "SINGLE",
+        "WASH365",
+        "WASH366",
+        "LONG_ADJ",
+        "LONG_GAP",
+        "COMBO",
+        "IVJOIN",
+        "NOEND",
+        "ROUTES",
+        "TWOAGENTS",
+        "OTHERDRUG",
+        "DISPONLY",
+        "RXANDDISP",
+    ]:
         s.patient(pid)
     ids["SINGLE"] = s.rx("SINGLE", day(0), "iron_oral", days_supply=28)
     ids["WASH365"] = s.rx("WASH365", day(0), "iron_oral")

@@ -5,12 +5,14 @@ update the documented table when the change is intended."""
 import pandas as pd
 import pytest
 
-from pipeline.classify import classify
 from pipeline.config import load_config
 from tests.conftest import MIMIC_DEMO
 
-pytestmark = [pytest.mark.mimic, pytest.mark.slow,
-              pytest.mark.skipif(not MIMIC_DEMO.is_dir(), reason="MIMIC-IV demo not present")]
+pytestmark = [
+    pytest.mark.mimic,
+    pytest.mark.slow,
+    pytest.mark.skipif(not MIMIC_DEMO.is_dir(), reason="MIMIC-IV demo not present"),
+]
 
 # docs/rules.md, 'Real-world check: the MIMIC-IV demo'
 EPISODES = {"iron": (18, 6, 1, 11), "b12": (12, 3, 2, 7), "folate": (21, 0, 2, 19)}
@@ -19,38 +21,47 @@ OUTCOMES = {"failed": 5, "responded": 2, "not_assessable": 11}
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from pipeline.extract import mimic
-    from pipeline.validate import validate
-    from pipeline.warehouse import connect, load_tables
+    from pipeline import steps
+    from pipeline.engine import connect
+
     cfg = load_config()
-    con = connect(tmp_path_factory.mktemp("mimic") / "audit.duckdb")
-    load_tables(con, mimic.read(MIMIC_DEMO.parent, cfg), "mimic", progress=lambda m: None)
-    recon = validate(con, cfg, progress=lambda m: None)
-    classify(con, cfg)
-    from pipeline.audit import run_audit
-    run_audit(con, cfg)
+    db = tmp_path_factory.mktemp("mimic") / "audit.duckdb"
+    result = steps.run(MIMIC_DEMO.parent, db, None, cfg, source="mimic")
+    con = connect(db, read_only=True)
     out = {t: con.table(t).to_pandas() for t in ("episodes", "iron_outcomes", "failure_causes", "aud_iron_untested")}
-    out["reconciliation"] = recon
-    out["raw_counts"] = {t: con.con.execute(f"select count(*) from raw_{t}").fetchone()[0]
-                         for t in ("patients", "labs", "prescriptions", "dispensings", "diagnoses")}
+    out["reconciliation"] = result.reconciliation
+    out["raw_counts"] = {
+        t: con.table(f"raw_{t}").count().execute()
+        for t in ("patients", "labs", "prescriptions", "dispensings", "diagnoses")
+    }
+    con.disconnect()
     return out
 
 
 def test_no_row_is_lost(demo):
     """Every MIMIC record reaches raw, and raw = staged + quarantined for every file."""
-    assert demo["raw_counts"] == {"patients": 100, "labs": 107_727, "prescriptions": 18_087,
-                                  "dispensings": 24_238, "diagnoses": 4_506}
+    assert demo["raw_counts"] == {
+        "patients": 100,
+        "labs": 107_727,
+        "prescriptions": 18_087,
+        "dispensings": 24_238,
+        "diagnoses": 4_506,
+    }
     for r in demo["reconciliation"]:
         assert r["raw_rows"] == r["staged_rows"] + r["quarantined_rows"], r
 
 
 def test_documented_episode_counts(demo):
     ep = demo["episodes"]
-    counts = {a: (int((ep.agent == a).sum()),
-                  int(((ep.agent == a) & (ep.testing_status == "tested_before")).sum()),
-                  int(((ep.agent == a) & (ep.testing_status == "tested_after_only")).sum()),
-                  int(((ep.agent == a) & (ep.testing_status == "never_tested")).sum()))
-              for a in ("iron", "b12", "folate")}
+    counts = {
+        a: (
+            int((ep.agent == a).sum()),
+            int(((ep.agent == a) & (ep.testing_status == "tested_before")).sum()),
+            int(((ep.agent == a) & (ep.testing_status == "tested_after_only")).sum()),
+            int(((ep.agent == a) & (ep.testing_status == "never_tested")).sum()),
+        )
+        for a in ("iron", "b12", "folate")
+    }
     assert counts == EPISODES
 
 

@@ -16,58 +16,105 @@ def out(module_builder):
     s = module_builder
     ids = {}
     # windows
-    _iron(s, "LB90"); s.lab("LB90", day(-90), "ferritin", 10)
-    _iron(s, "LB91"); s.lab("LB91", day(-91), "ferritin", 10)
-    _iron(s, "AF90"); s.lab("AF90", day(90), "ferritin", 10)
-    _iron(s, "AF91"); s.lab("AF91", day(91), "ferritin", 10)
+    _iron(s, "LB90")
+    s.lab("LB90", day(-90), "ferritin", 10)
+    _iron(s, "LB91")
+    s.lab("LB91", day(-91), "ferritin", 10)
+    _iron(s, "AF90")
+    s.lab("AF90", day(90), "ferritin", 10)
+    _iron(s, "AF91")
+    s.lab("AF91", day(91), "ferritin", 10)
     _iron(s, "NONE")
     # tie rule
-    _iron(s, "TIE_DATE_TEST", start=day(0, "09:00")); s.lab("TIE_DATE_TEST", day(0), "ferritin", 10)
-    _iron(s, "TIE_DATE_START"); s.lab("TIE_DATE_START", day(0, "15:00"), "ferritin", 10)
-    _iron(s, "TIE_TIMED_BEFORE", start=day(0, "09:00")); s.lab("TIE_TIMED_BEFORE", day(0, "08:59"), "ferritin", 10)
-    _iron(s, "TIE_TIMED_EQUAL", start=day(0, "09:00")); s.lab("TIE_TIMED_EQUAL", day(0, "09:00"), "ferritin", 10)
-    _iron(s, "TIE_TIMED_AFTER", start=day(0, "09:00")); s.lab("TIE_TIMED_AFTER", day(0, "09:01"), "ferritin", 10)
+    _iron(s, "TIE_DATE_TEST", start=day(0, "09:00"))
+    s.lab("TIE_DATE_TEST", day(0), "ferritin", 10)
+    _iron(s, "TIE_DATE_START")
+    s.lab("TIE_DATE_START", day(0, "15:00"), "ferritin", 10)
+    _iron(s, "TIE_TIMED_BEFORE", start=day(0, "09:00"))
+    s.lab("TIE_TIMED_BEFORE", day(0, "08:59"), "ferritin", 10)
+    _iron(s, "TIE_TIMED_EQUAL", start=day(0, "09:00"))
+    s.lab("TIE_TIMED_EQUAL", day(0, "09:00"), "ferritin", 10)
+    _iron(s, "TIE_TIMED_AFTER", start=day(0, "09:00"))
+    s.lab("TIE_TIMED_AFTER", day(0, "09:01"), "ferritin", 10)
     # qualifying iron tests
-    _iron(s, "PAIR"); ids["PAIR"] = s.lab("PAIR", day(-5), "iron", 5); s.lab("PAIR", day(-5, "11:00"), "tibc", 70)
-    _iron(s, "PAIR_NORMAL"); s.lab("PAIR_NORMAL", day(-5), "iron", 20); s.lab("PAIR_NORMAL", day(-5), "tibc", 60)
-    _iron(s, "PAIR_BOTH"); s.lab("PAIR_BOTH", day(-5), "iron", 20); s.lab("PAIR_BOTH", day(-5), "tibc", 60)
+    _iron(s, "PAIR")
+    ids["PAIR"] = s.lab("PAIR", day(-5), "iron", 5)
+    s.lab("PAIR", day(-5, "11:00"), "tibc", 70)
+    _iron(s, "PAIR_NORMAL")
+    s.lab("PAIR_NORMAL", day(-5), "iron", 20)
+    s.lab("PAIR_NORMAL", day(-5), "tibc", 60)
+    _iron(s, "PAIR_BOTH")
+    s.lab("PAIR_BOTH", day(-5), "iron", 20)
+    s.lab("PAIR_BOTH", day(-5), "tibc", 60)
     s.lab("PAIR_BOTH", day(-5), "transferrin", 2.4)
-    _iron(s, "PAIR_DIFFDAY"); s.lab("PAIR_DIFFDAY", day(-5), "iron", 5); s.lab("PAIR_DIFFDAY", day(-4), "tibc", 70)
-    _iron(s, "IRON_ALONE"); s.lab("IRON_ALONE", day(-5), "iron", 5)
-    _iron(s, "IRON_TRF"); s.lab("IRON_TRF", day(-5), "iron", 5); s.lab("IRON_TRF", day(-5), "transferrin", 3)
-    _iron(s, "B12_FOR_IRON"); s.lab("B12_FOR_IRON", day(-5), "b12", 100)
+    _iron(s, "PAIR_DIFFDAY")
+    s.lab("PAIR_DIFFDAY", day(-5), "iron", 5)
+    s.lab("PAIR_DIFFDAY", day(-4), "tibc", 70)
+    _iron(s, "IRON_ALONE")
+    s.lab("IRON_ALONE", day(-5), "iron", 5)
+    _iron(s, "IRON_TRF")
+    s.lab("IRON_TRF", day(-5), "iron", 5)
+    s.lab("IRON_TRF", day(-5), "transferrin", 3)
+    _iron(s, "B12_FOR_IRON")
+    s.lab("B12_FOR_IRON", day(-5), "b12", 100)
     # classes
     for pid, v in [("FER29", 29), ("FER30", 30), ("FER31", 31), ("FER_NULL", None)]:
-        _iron(s, pid); s.lab(pid, day(-5), "ferritin", v)
-    _iron(s, "FER_LT30"); s.lab("FER_LT30", day(-5), "ferritin", 30, comparator="<")
+        _iron(s, pid)
+        s.lab(pid, day(-5), "ferritin", v)
+    _iron(s, "FER_LT30")
+    s.lab("FER_LT30", day(-5), "ferritin", 30, comparator="<")
     for pid, v in [("TSAT199", 19.9), ("TSAT20", 20)]:
-        _iron(s, pid); s.lab(pid, day(-5), "tsat", v)
-    for pid, fer, crp, crp_day in [("INFL_99_6", 99, 6, -10), ("INFL_99_5", 99, 5, -10),
-                                   ("INFL_100_6", 100, 6, -10), ("INFL_FAR", 99, 6, -36)]:
-        _iron(s, pid); s.lab(pid, day(-5), "ferritin", fer); s.lab(pid, day(crp_day), "crp", crp)
+        _iron(s, pid)
+        s.lab(pid, day(-5), "tsat", v)
+    for pid, fer, crp, crp_day in [
+        ("INFL_99_6", 99, 6, -10),
+        ("INFL_99_5", 99, 5, -10),
+        ("INFL_100_6", 100, 6, -10),
+        ("INFL_FAR", 99, 6, -36),
+    ]:
+        _iron(s, pid)
+        s.lab(pid, day(-5), "ferritin", fer)
+        s.lab(pid, day(crp_day), "crp", crp)
     for pid, v in [("B12_147", 147), ("B12_148", 148), ("B12_221", 221), ("B12_222", 222)]:
-        _iron(s, pid, agent="b12"); s.lab(pid, day(-5), "b12", v)
+        _iron(s, pid, agent="b12")
+        s.lab(pid, day(-5), "b12", v)
     for pid, v in [("FOL_69", 6.9), ("FOL_7", 7)]:
-        _iron(s, pid, agent="folate"); s.lab(pid, day(-5), "folate", v)
-    _iron(s, "HOLOTC", agent="b12"); s.lab("HOLOTC", day(-5), "holotc", 20)
-    _iron(s, "LATEST"); s.lab("LATEST", day(-60), "ferritin", 10); ids["LATEST"] = s.lab("LATEST", day(-10), "tsat", 30)
-    _iron(s, "AFTER_DEF"); s.lab("AFTER_DEF", day(5), "ferritin", 5)
+        _iron(s, pid, agent="folate")
+        s.lab(pid, day(-5), "folate", v)
+    _iron(s, "HOLOTC", agent="b12")
+    s.lab("HOLOTC", day(-5), "holotc", 20)
+    _iron(s, "LATEST")
+    s.lab("LATEST", day(-60), "ferritin", 10)
+    ids["LATEST"] = s.lab("LATEST", day(-10), "tsat", 30)
+    _iron(s, "AFTER_DEF")
+    s.lab("AFTER_DEF", day(5), "ferritin", 5)
     return s.classify() | {"ids": ids}
 
 
-@pytest.mark.parametrize("pid, status", [
-    ("LB90", "tested_before"), ("LB91", "never_tested"), ("AF90", "tested_after_only"),
-    ("AF91", "never_tested"), ("NONE", "never_tested")])
+@pytest.mark.parametrize(
+    "pid, status",
+    [
+        ("LB90", "tested_before"),
+        ("LB91", "never_tested"),
+        ("AF90", "tested_after_only"),
+        ("AF91", "never_tested"),
+        ("NONE", "never_tested"),
+    ],
+)
 def test_windows_are_inclusive_calendar_days(out, pid, status):
     assert episode(out, pid).testing_status == status
 
 
-@pytest.mark.parametrize("pid, status", [
-    ("TIE_DATE_TEST", "tested_before"),      # date-only test on the day of a timed start
-    ("TIE_DATE_START", "tested_before"),     # timed test later on the day of a date-only start
-    ("TIE_TIMED_BEFORE", "tested_before"),
-    ("TIE_TIMED_EQUAL", "tested_before"),    # at the start counts as before
-    ("TIE_TIMED_AFTER", "tested_after_only")])
+@pytest.mark.parametrize(
+    "pid, status",
+    [
+        ("TIE_DATE_TEST", "tested_before"),  # date-only test on the day of a timed start
+        ("TIE_DATE_START", "tested_before"),  # timed test later on the day of a date-only start
+        ("TIE_TIMED_BEFORE", "tested_before"),
+        ("TIE_TIMED_EQUAL", "tested_before"),  # at the start counts as before
+        ("TIE_TIMED_AFTER", "tested_after_only"),
+    ],
+)
 def test_tie_rule_same_day(out, pid, status):
     assert episode(out, pid).testing_status == status
 
@@ -75,7 +122,10 @@ def test_tie_rule_same_day(out, pid, status):
 def test_iron_with_tibc_same_day_qualifies_and_gives_tsat(out):
     e = episode(out, "PAIR")
     assert (e.testing_status, e.prior_test_analyte, e.prior_test_row_id) == (
-        "tested_before", "iron_with_tibc_or_transferrin", out["ids"]["PAIR"])
+        "tested_before",
+        "iron_with_tibc_or_transferrin",
+        out["ids"]["PAIR"],
+    )
     assert e.prior_result_class == "deficient"  # 5 / 70 = 7 % < 20 %
     assert episode(out, "PAIR_NORMAL").prior_result_class == "not_deficient"  # 33 %
 
@@ -94,20 +144,36 @@ def test_iron_with_transferrin_qualifies_but_is_indeterminate(out):
     assert (e.testing_status, e.prior_result_class) == ("tested_before", "indeterminate")
 
 
-@pytest.mark.parametrize("pid, cls", [
-    ("FER29", "deficient"), ("FER30", "not_deficient"), ("FER31", "not_deficient"),
-    ("FER_NULL", "indeterminate"), ("FER_LT30", "deficient"),
-    ("TSAT199", "deficient"), ("TSAT20", "not_deficient"),
-    ("INFL_99_6", "deficient"), ("INFL_99_5", "not_deficient"), ("INFL_100_6", "not_deficient"),
-    ("INFL_FAR", "not_deficient"),  # CRP 31 days before the ferritin
-])
+@pytest.mark.parametrize(
+    "pid, cls",
+    [
+        ("FER29", "deficient"),
+        ("FER30", "not_deficient"),
+        ("FER31", "not_deficient"),
+        ("FER_NULL", "indeterminate"),
+        ("FER_LT30", "deficient"),
+        ("TSAT199", "deficient"),
+        ("TSAT20", "not_deficient"),
+        ("INFL_99_6", "deficient"),
+        ("INFL_99_5", "not_deficient"),
+        ("INFL_100_6", "not_deficient"),
+        ("INFL_FAR", "not_deficient"),  # CRP 31 days before the ferritin
+    ],
+)
 def test_iron_prior_result_class(out, pid, cls):
     assert episode(out, pid).prior_result_class == cls
 
 
-@pytest.mark.parametrize("pid, cls", [
-    ("B12_147", "deficient"), ("B12_148", "indeterminate"), ("B12_221", "indeterminate"),
-    ("B12_222", "not_deficient"), ("HOLOTC", "indeterminate")])
+@pytest.mark.parametrize(
+    "pid, cls",
+    [
+        ("B12_147", "deficient"),
+        ("B12_148", "indeterminate"),
+        ("B12_221", "indeterminate"),
+        ("B12_222", "not_deficient"),
+        ("HOLOTC", "indeterminate"),
+    ],
+)
 def test_b12_prior_result_class(out, pid, cls):
     assert episode(out, pid, "b12").prior_result_class == cls
 

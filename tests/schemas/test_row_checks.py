@@ -20,8 +20,13 @@ PATIENTS = {
     "birth_year_out_of_range": {"patient_id": "P6", "sex": "F", "birth_year": "1850"},
     "bad_age_band": {"patient_id": "P7", "sex": "F", "age_band": "old"},
     "bad_pregnancy_start": {"patient_id": "P8", "sex": "F", "birth_year": "1990", "pregnancy_start": "soon"},
-    "pregnancy_end_before_start": {"patient_id": "P9", "sex": "F", "birth_year": "1990",
-                                   "pregnancy_start": "2024-05-01", "pregnancy_end": "2024-01-01"},
+    "pregnancy_end_before_start": {
+        "patient_id": "P9",
+        "sex": "F",
+        "birth_year": "1990",
+        "pregnancy_start": "2024-05-01",
+        "pregnancy_end": "2024-01-01",
+    },
     "duplicate_patient_id": {"patient_id": "P1", "sex": "F", "birth_year": "1961", "site": "SITE-A"},
     "exact_duplicate": GOOD_PATIENT,
 }
@@ -63,14 +68,25 @@ PRESCRIPTIONS = {
     "bad_quantity": {**GOOD_RX, "quantity": "lots"},
     "bad_duration_days": {**GOOD_RX, "duration_days": "0"},
     "impossible_doses_per_day": {**GOOD_RX, "doses_per_day": "48", "dose_unit": "mL"},
-    "impossible_units_per_dose": {**GOOD_RX, "drug_code": "", "code_system": "", "drug_name": "Amlodipine",
-                                  "dose_amount": "50"},
+    "impossible_units_per_dose": {
+        **GOOD_RX,
+        "drug_code": "",
+        "code_system": "",
+        "drug_name": "Amlodipine",
+        "dose_amount": "50",
+    },
     "impossible_iron_dose": {**GOOD_RX, "dose_amount": "4", "doses_per_day": "3"},
     "exact_duplicate": GOOD_RX,
 }
 
-GOOD_DISP = {"patient_id": "P1", "dispensed_at": "2024-01-11", "drug_code": "B03AA07", "code_system": "ATC",
-             "quantity": "28", "days_supply": "28"}
+GOOD_DISP = {
+    "patient_id": "P1",
+    "dispensed_at": "2024-01-11",
+    "drug_code": "B03AA07",
+    "code_system": "ATC",
+    "quantity": "28",
+    "days_supply": "28",
+}
 DISPENSINGS = {
     "good": GOOD_DISP,
     "unknown_patient": {**GOOD_DISP, "patient_id": "NOBODY"},
@@ -91,16 +107,26 @@ DIAGNOSES = {
     "exact_duplicate": GOOD_DX,
 }
 
-SPECS = {"patients": PATIENTS, "labs": LABS, "prescriptions": PRESCRIPTIONS, "dispensings": DISPENSINGS,
-         "diagnoses": DIAGNOSES}
+SPECS = {
+    "patients": PATIENTS,
+    "labs": LABS,
+    "prescriptions": PRESCRIPTIONS,
+    "dispensings": DISPENSINGS,
+    "diagnoses": DIAGNOSES,
+}
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("checks")
-    folder = write_input(tmp / "in", patients=list(PATIENTS.values()), labs=list(LABS.values()),
-                         prescriptions=list(PRESCRIPTIONS.values()), dispensings=list(DISPENSINGS.values()),
-                         diagnoses=list(DIAGNOSES.values()))
+    folder = write_input(
+        tmp / "in",
+        patients=list(PATIENTS.values()),
+        labs=list(LABS.values()),
+        prescriptions=list(PRESCRIPTIONS.values()),
+        dispensings=list(DISPENSINGS.values()),
+        diagnoses=list(DIAGNOSES.values()),
+    )
     con, recon = load_and_validate(folder, tmp / "audit.duckdb", today=TODAY)
     q = con.table("quarantine").execute()
     staged = {t: set(con.table(f"stg_{t}").execute().row_id) for t in SPECS}

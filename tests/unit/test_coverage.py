@@ -7,7 +7,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from pipeline.coverage import RESULT_COLUMNS, unmapped
+from pipeline.explain.coverage import RESULT_COLUMNS, unmapped
 
 
 def lab(row_id, test_name, loinc=None):
@@ -40,8 +40,17 @@ def test_no_raw_tables_gives_an_empty_frame_with_the_columns(con):
 
 
 def test_lab_names_in_the_domain_but_not_mapped_are_listed_with_counts(con):
-    put(con, "raw_labs", [lab(1, "Ferritin"), lab(2, "Hemoglobin A1c"), lab(3, "Hemoglobin A1c"),
-                          lab(4, "Urine: Iron, Urine"), lab(5, "Sodium")])
+    put(
+        con,
+        "raw_labs",
+        [
+            lab(1, "Ferritin"),
+            lab(2, "Hemoglobin A1c"),
+            lab(3, "Hemoglobin A1c"),
+            lab(4, "Urine: Iron, Urine"),
+            lab(5, "Sodium"),
+        ],
+    )
     assert as_tuples(unmapped(con)) == [("labs", None, "Hemoglobin A1c", 2), ("labs", None, "Urine: Iron, Urine", 1)]
 
 
@@ -67,22 +76,39 @@ def test_spironolactone_and_buspirone_are_not_in_the_iron_domain(con):
 
 
 def test_drug_mapped_by_whole_word_name_is_not_listed(con):
-    put(con, "raw_prescriptions", [drug(1, "Ferrous Sulfate (Liquid)"), drug(2, "FoLIC Acid"),
-                                   drug(3, "Cyanocobalamin"), drug(4, "Ferrlecit")])
+    put(
+        con,
+        "raw_prescriptions",
+        [drug(1, "Ferrous Sulfate (Liquid)"), drug(2, "FoLIC Acid"), drug(3, "Cyanocobalamin"), drug(4, "Ferrlecit")],
+    )
     assert as_tuples(unmapped(con)) == [("prescriptions", None, "Ferrlecit", 1)]
 
 
 def test_drug_mapped_by_code_or_atc_prefix_is_not_listed(con):
-    put(con, "raw_prescriptions", [drug(1, "Ferro-Grad", "B03AA07", "ATC"), drug(2, "Ferro-Grad", "B03AA99", "atc"),
-                                   drug(3, "Ferro-Grad", "1234567890", "NDC"), drug(4, "Fergon B12 tabs", "24941", "RXNORM")])
+    put(
+        con,
+        "raw_prescriptions",
+        [
+            drug(1, "Ferro-Grad", "B03AA07", "ATC"),
+            drug(2, "Ferro-Grad", "B03AA99", "atc"),
+            drug(3, "Ferro-Grad", "1234567890", "NDC"),
+            drug(4, "Fergon B12 tabs", "24941", "RXNORM"),
+        ],
+    )
     assert as_tuples(unmapped(con)) == [("prescriptions", "NDC:1234567890", "Ferro-Grad", 1)]
 
 
 def test_dispensings_are_a_separate_domain_and_staged_agents_hide_rows(con):
     put(con, "raw_dispensings", [drug(1, "Iron syrup"), drug(2, "Iron syrup"), drug(3, "Iron syrup")])
-    stg = pd.DataFrame({"row_id": [1, 2, 3], "has_iron": [True, False, False], "has_b12": [False] * 3,
-                        "has_folate": [False] * 3,
-                        "drug_class": pd.Series([None, None, None], dtype="string")})
+    stg = pd.DataFrame(
+        {
+            "row_id": [1, 2, 3],
+            "has_iron": [True, False, False],
+            "has_b12": [False] * 3,
+            "has_folate": [False] * 3,
+            "drug_class": pd.Series([None, None, None], dtype="string"),
+        }
+    )
     con.create_table("stg_dispensings", ibis.memtable(stg))
     assert as_tuples(unmapped(con)) == [("dispensings", None, "Iron syrup", 2)]
 
@@ -90,6 +116,9 @@ def test_dispensings_are_a_separate_domain_and_staged_agents_hide_rows(con):
 def test_order_and_limit(con):
     put(con, "raw_labs", [lab(1, "Iron stain"), lab(2, "Methemoglobin"), lab(3, "Methemoglobin")])
     put(con, "raw_prescriptions", [drug(1, "Ferrlecit")])
-    assert as_tuples(unmapped(con)) == [("labs", None, "Methemoglobin", 2), ("labs", None, "Iron stain", 1),
-                                        ("prescriptions", None, "Ferrlecit", 1)]
+    assert as_tuples(unmapped(con)) == [
+        ("labs", None, "Methemoglobin", 2),
+        ("labs", None, "Iron stain", 1),
+        ("prescriptions", None, "Ferrlecit", 1),
+    ]
     assert as_tuples(unmapped(con, limit=1)) == [("labs", None, "Methemoglobin", 2)]

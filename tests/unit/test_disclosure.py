@@ -9,21 +9,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.disclosure import apply, primary_suppression, round_counts
+from pipeline.audit.disclosure import apply, primary_suppression, round_counts
 
 T = 7
 
 
-@pytest.mark.parametrize("num, den, withheld", [
-    (0, 100, False),   # zero is not disclosive
-    (1, 100, True),
-    (7, 100, True),    # at the threshold
-    (8, 100, False),   # just above
-    (93, 100, True),   # complement 7
-    (92, 100, False),  # complement 8
-    (0, 7, True),      # small denominator
-    (8, 8, False),     # complement 0, all counts above or zero
-])
+@pytest.mark.parametrize(
+    "num, den, withheld",
+    [
+        (0, 100, False),  # zero is not disclosive
+        (1, 100, True),
+        (7, 100, True),  # at the threshold
+        (8, 100, False),  # just above
+        (93, 100, True),  # complement 7
+        (92, 100, False),  # complement 8
+        (0, 7, True),  # small denominator
+        (8, 8, False),  # complement 0, all counts above or zero
+    ],
+)
 def test_primary_suppression_at_the_threshold(num, den, withheld):
     assert primary_suppression([num], [den], T).tolist() == [withheld]
 
@@ -38,13 +41,27 @@ def test_rounding_never_lands_in_the_small_range():
 
 
 def _cell(group_by, value, num, den, period_type="quarter", start=date(2024, 1, 1)):
-    return {"measure_id": "m", "category": "all", "period_type": period_type, "period_start": start,
-            "group_by": group_by, "group_value": value, "numerator": num, "denominator": den}
+    return {
+        "measure_id": "m",
+        "category": "all",
+        "period_type": period_type,
+        "period_start": start,
+        "group_by": group_by,
+        "group_value": value,
+        "numerator": num,
+        "denominator": den,
+    }
 
 
 def test_one_small_site_takes_the_next_smallest_with_it():
-    t = pd.DataFrame([_cell("all", "all", 63, 300), _cell("site", "A", 3, 50),
-                      _cell("site", "B", 20, 90), _cell("site", "C", 40, 160)])
+    t = pd.DataFrame(
+        [
+            _cell("all", "all", 63, 300),
+            _cell("site", "A", 3, 50),
+            _cell("site", "B", 20, 90),
+            _cell("site", "C", 40, 160),
+        ]
+    )
     out = apply(t, T, 0)
     assert out.is_suppressed.tolist() == [False, True, True, False]
     assert out.suppression.tolist()[:3] == [None, "primary", "secondary"]
@@ -53,8 +70,15 @@ def test_one_small_site_takes_the_next_smallest_with_it():
 
 def test_withheld_sites_must_not_add_up_to_a_small_number():
     # A (num 3) and B (num 0) withheld: total - C - D = 3, still small, so another goes
-    t = pd.DataFrame([_cell("all", "all", 63, 400), _cell("site", "A", 3, 50), _cell("site", "B", 0, 60),
-                      _cell("site", "C", 20, 90), _cell("site", "D", 40, 200)])
+    t = pd.DataFrame(
+        [
+            _cell("all", "all", 63, 400),
+            _cell("site", "A", 3, 50),
+            _cell("site", "B", 0, 60),
+            _cell("site", "C", 20, 90),
+            _cell("site", "D", 40, 200),
+        ]
+    )
     out = apply(t, T, 0)
     assert out.is_suppressed.tolist() == [False, True, True, True, False]
 
@@ -67,10 +91,14 @@ def test_a_small_total_and_its_small_part_hide_each_other():
 
 
 def test_a_small_month_is_not_recoverable_from_its_quarter():
-    t = pd.DataFrame([_cell("all", "all", 50, 300),
-                      _cell("all", "all", 4, 60, "month", date(2024, 1, 1)),
-                      _cell("all", "all", 20, 110, "month", date(2024, 2, 1)),
-                      _cell("all", "all", 26, 130, "month", date(2024, 3, 1))])
+    t = pd.DataFrame(
+        [
+            _cell("all", "all", 50, 300),
+            _cell("all", "all", 4, 60, "month", date(2024, 1, 1)),
+            _cell("all", "all", 20, 110, "month", date(2024, 2, 1)),
+            _cell("all", "all", 26, 130, "month", date(2024, 3, 1)),
+        ]
+    )
     out = apply(t, T, 0)
     assert out.is_suppressed.tolist() == [False, True, True, False]
 
@@ -84,8 +112,9 @@ def test_released_counts_are_rounded_and_withheld_cells_are_empty():
 
 # Property test --------------------------------------------------------------------------
 
-episodes = st.lists(st.tuples(st.integers(0, 3), st.sampled_from("ABC"), st.sampled_from("FM"), st.booleans()),
-                    min_size=0, max_size=120)
+episodes = st.lists(
+    st.tuples(st.integers(0, 3), st.sampled_from("ABC"), st.sampled_from("FM"), st.booleans()), min_size=0, max_size=120
+)
 
 
 def _aggregate(rows) -> pd.DataFrame:
@@ -105,11 +134,11 @@ def _aggregate(rows) -> pd.DataFrame:
 def _equations(t: pd.DataFrame) -> list[tuple[int, list[int]]]:
     """Every 'total = sum of parts' the released table obeys, built independently of the code."""
     eqs = []
-    for (ptype, start), rows in t.groupby(["period_type", "period_start"]):
+    for (_ptype, _start), rows in t.groupby(["period_type", "period_start"]):
         total = rows.index[rows.group_by == "all"][0]
         for _, parts in rows[rows.group_by != "all"].groupby("group_by"):
             eqs.append((total, list(parts.index)))
-    for (group_by, value), rows in t.groupby(["group_by", "group_value"]):
+    for (_group_by, _value), rows in t.groupby(["group_by", "group_value"]):
         q = rows.index[rows.period_type == "quarter"]
         m = rows.index[rows.period_type == "month"]
         if len(q):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pipeline.config import load_config
 from pipeline.staging.common import Context
-from pipeline.validate import MODULES
+from pipeline.staging.validate import MODULES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "validation.md"
 

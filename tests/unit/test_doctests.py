@@ -5,8 +5,16 @@ import importlib
 
 import pytest
 
-MODULES = ["pipeline", "pipeline.config", "pipeline.codes", "pipeline.units", "pipeline.privacy", "pipeline.timeline",
-           "pipeline.charts", "pipeline.measures"]
+MODULES = [
+    "pipeline",
+    "pipeline.config",
+    "pipeline.codes",
+    "pipeline.units",
+    "pipeline.privacy",
+    "pipeline.explain.timeline",
+    "pipeline.charts",
+    "pipeline.audit.measures",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

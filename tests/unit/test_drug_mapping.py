@@ -24,9 +24,20 @@ RX = [
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
     from tests.conftest import load_and_validate, write_input
+
     tmp = tmp_path_factory.mktemp("drugs")
-    rows = [{**GOOD_RX, "drug_name": n, "drug_code": c, "code_system": s, "dose_amount": d, "dose_unit": u,
-             "doses_per_day": "1"} for n, c, s, d, u in RX]
+    rows = [
+        {
+            **GOOD_RX,
+            "drug_name": n,
+            "drug_code": c,
+            "code_system": s,
+            "dose_amount": d,
+            "dose_unit": u,
+            "doses_per_day": "1",
+        }
+        for n, c, s, d, u in RX
+    ]
     con, _ = load_and_validate(write_input(tmp / "in", prescriptions=rows), tmp / "w.duckdb")
     df = con.table("stg_prescriptions").execute().sort_values("row_id").reset_index(drop=True)
     assert len(df) == len(RX)

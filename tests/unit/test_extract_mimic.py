@@ -24,7 +24,7 @@ DEMO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mimic-i
 
 @pytest.fixture(scope="module")
 def tables():
-    return {t.table: t for t in mimic.read(FIXTURE, load_config())}
+    return {t.table: t for t in mimic.read(FIXTURE, load_config()).tables}
 
 
 def rows(tables, name):
@@ -34,13 +34,18 @@ def rows(tables, name):
 def test_returns_every_table_with_contract_columns_as_text(tables):
     assert set(tables) == {"patients", "labs", "prescriptions", "dispensings", "diagnoses"}
     for name, t in tables.items():
-        assert t.frame.column_names == list(COLUMNS[name]) + ["source_row"]
+        assert t.frame.column_names == [*list(COLUMNS[name]), "source_row"]
         assert all(str(f.type) == "string" for f in t.frame.schema if f.name != "source_row")
 
 
 def test_source_file_and_hash_name_the_mimic_file(tables):
-    expected = {"patients": "patients.csv.gz", "labs": "labevents.csv.gz", "prescriptions": "prescriptions.csv.gz",
-                "dispensings": "emar.csv.gz", "diagnoses": "diagnoses_icd.csv.gz"}
+    expected = {
+        "patients": "patients.csv.gz",
+        "labs": "labevents.csv.gz",
+        "prescriptions": "prescriptions.csv.gz",
+        "dispensings": "emar.csv.gz",
+        "diagnoses": "diagnoses_icd.csv.gz",
+    }
     for name, file in expected.items():
         assert tables[name].source_file == file
         assert tables[name].content_hash == file_sha256(FIXTURE / file)
@@ -68,21 +73,31 @@ def test_dates_move_back_whole_days_and_keep_intervals(tables):
 
 
 def test_patient_without_anchor_year_group_keeps_dates_as_read(tables):
-    lab = [r for r in rows(tables, "labs") if r["patient_id"] == "1003"][0]
+    lab = next(r for r in rows(tables, "labs") if r["patient_id"] == "1003")
     assert lab["taken_at"] == "2120-05-05 10:00:00"
 
 
 def test_shift_can_be_switched_off():
     cfg = load_config().with_overrides({"mimic": {"shift_dates_to_anchor_year_group": False}})
-    t = {t.table: t for t in mimic.read(FIXTURE, cfg)}
+    t = {t.table: t for t in mimic.read(FIXTURE, cfg).tables}
     assert t["labs"].frame.to_pylist()[0]["taken_at"] == "2150-03-02 06:00:00"
     assert t["patients"].frame.to_pylist()[0]["birth_year"] == "2090"
 
 
 def test_labs_blood_item_keeps_label_value_unit_and_range(tables):
     r = rows(tables, "labs")[0]
-    assert r == {"patient_id": "1001", "taken_at": "2014-03-02 06:00:00", "loinc": None, "test_name": "Ferritin",
-                 "value": "12", "unit": "ng/mL", "ref_low": "13", "ref_high": "150", "site": None, "source_row": 1}
+    assert r == {
+        "patient_id": "1001",
+        "taken_at": "2014-03-02 06:00:00",
+        "loinc": None,
+        "test_name": "Ferritin",
+        "value": "12",
+        "unit": "ng/mL",
+        "ref_low": "13",
+        "ref_high": "150",
+        "site": None,
+        "source_row": 1,
+    }
 
 
 def test_labs_value_below_range_keeps_comparator(tables):
@@ -112,63 +127,102 @@ def test_labs_unknown_unit_and_missing_item_pass_through_unguessed(tables):
 
 def test_prescriptions_fields(tables):
     r = rows(tables, "prescriptions")[0]
-    assert r == {"patient_id": "1001", "start_at": "2014-03-02 08:00:00", "end_at": "2014-03-09 12:00:00",
-                 "duration_days": None, "drug_code": "00245005301", "code_system": "NDC",
-                 "drug_name": "Ferrous Sulfate", "route": "oral", "dose_amount": "325", "dose_unit": "mg",
-                 "doses_per_day": "2", "quantity": None, "prescriber_specialty": None, "site": None, "source_row": 1}
+    assert r == {
+        "patient_id": "1001",
+        "start_at": "2014-03-02 08:00:00",
+        "end_at": "2014-03-09 12:00:00",
+        "duration_days": None,
+        "drug_code": "00245005301",
+        "code_system": "NDC",
+        "drug_name": "Ferrous Sulfate",
+        "route": "oral",
+        "dose_amount": "325",
+        "dose_unit": "mg",
+        "doses_per_day": "2",
+        "quantity": None,
+        "prescriber_specialty": None,
+        "site": None,
+        "source_row": 1,
+    }
 
 
 def test_prescriptions_ndc_zero_or_empty_is_no_code(tables):
     codes = {r["drug_name"]: (r["drug_code"], r["code_system"]) for r in rows(tables, "prescriptions")}
-    assert codes["Spironolactone"] == (None, None)           # ndc '0'
-    assert codes["BusPIRone"] == (None, None)                # ndc empty
-    assert codes["Ferric Gluconate"] == (None, None)         # ndc all zeros
+    assert codes["Spironolactone"] == (None, None)  # ndc '0'
+    assert codes["BusPIRone"] == (None, None)  # ndc empty
+    assert codes["Ferric Gluconate"] == (None, None)  # ndc all zeros
     assert codes["Heparin"] == ("63323026201", "NDC")
 
 
 def test_prescriptions_routes(tables):
     routes = {r["drug_name"]: r["route"] for r in rows(tables, "prescriptions")}
-    assert routes == {"Ferrous Sulfate": "oral", "FoLIC Acid": "oral", "Cyanocobalamin": "im",
-                      "Spironolactone": "oral", "BusPIRone": "oral", "Ferric Gluconate": "iv",
-                      "Heparin": "sc", "Lidocaine 5% Patch": "other", "Ferrous Sulfate (Liquid)": None}
+    assert routes == {
+        "Ferrous Sulfate": "oral",
+        "FoLIC Acid": "oral",
+        "Cyanocobalamin": "im",
+        "Spironolactone": "oral",
+        "BusPIRone": "oral",
+        "Ferric Gluconate": "iv",
+        "Heparin": "sc",
+        "Lidocaine 5% Patch": "other",
+        "Ferrous Sulfate (Liquid)": None,
+    }
 
 
 def test_spironolactone_and_buspirone_names_match_no_iron_entry(tables):
     drugs = load_drug_codes()
     iron = drugs[(drugs.code_system == "NAME") & drugs.has_iron]
-    hits = {r["drug_name"] for r in rows(tables, "prescriptions")
-            if any(re.search(p, r["drug_name"].lower()) for p in iron.pattern)}
+    hits = {
+        r["drug_name"]
+        for r in rows(tables, "prescriptions")
+        if any(re.search(p, r["drug_name"].lower()) for p in iron.pattern)
+    }
     assert hits == {"Ferrous Sulfate", "Ferric Gluconate", "Ferrous Sulfate (Liquid)"}
 
 
 def test_dispensings_are_emar_administrations_only(tables):
     d = rows(tables, "dispensings")
     assert [(r["source_row"], r["drug_name"]) for r in d] == [
-        (1, "Ferrous Sulfate"), (3, "Ferrous Sulfate"), (5, "Spironolactone")]
-    assert d[0] == {"patient_id": "1001", "dispensed_at": "2014-03-02 08:10:00", "drug_code": None,
-                    "code_system": None, "drug_name": "Ferrous Sulfate", "quantity": "1", "days_supply": "1",
-                    "site": None, "source_row": 1}
+        (1, "Ferrous Sulfate"),
+        (3, "Ferrous Sulfate"),
+        (5, "Spironolactone"),
+    ]
+    assert d[0] == {
+        "patient_id": "1001",
+        "dispensed_at": "2014-03-02 08:10:00",
+        "drug_code": None,
+        "code_system": None,
+        "drug_name": "Ferrous Sulfate",
+        "quantity": "1",
+        "days_supply": "1",
+        "site": None,
+        "source_row": 1,
+    }
     assert "2 other events" in tables["dispensings"].notes[0]
 
 
 def test_diagnoses_icd9_and_icd10_with_admission_time(tables):
     d = rows(tables, "diagnoses")
     assert [(r["code"], r["coding_system"]) for r in d] == [
-        ("2800", "ICD9CM"), ("D509", "ICD10CM"), ("K921", "ICD10CM"), ("5789", "ICD9CM")]
-    assert d[0]["recorded_at"] == "2014-03-01 10:30:00"      # admittime 2150-03-01 10:30, shifted
-    assert d[3]["recorded_at"] is None                         # hadm_id not in admissions
+        ("2800", "ICD9CM"),
+        ("D509", "ICD10CM"),
+        ("K921", "ICD10CM"),
+        ("5789", "ICD9CM"),
+    ]
+    assert d[0]["recorded_at"] == "2014-03-01 10:30:00"  # admittime 2150-03-01 10:30, shifted
+    assert d[3]["recorded_at"] is None  # hadm_id not in admissions
 
 
 def test_optional_files_absent_give_no_table(tmp_path):
     for f in FIXTURE.glob("*.csv.gz"):
         if f.name not in ("emar.csv.gz", "diagnoses_icd.csv.gz"):
             shutil.copy(f, tmp_path / f.name)
-    assert {t.table for t in mimic.read(tmp_path, load_config())} == {"patients", "labs", "prescriptions"}
+    assert {t.table for t in mimic.read(tmp_path, load_config()).tables} == {"patients", "labs", "prescriptions"}
 
 
 def test_accepts_the_mimic_root_holding_hosp(tmp_path):
     shutil.copytree(FIXTURE, tmp_path / "hosp")
-    assert len(mimic.read(tmp_path, load_config())) == 5
+    assert len(mimic.read(tmp_path, load_config()).tables) == 5
 
 
 @pytest.mark.parametrize("missing", ["patients", "labevents", "d_labitems", "prescriptions"])
@@ -190,6 +244,7 @@ def test_missing_required_column_is_a_user_error_naming_it(tmp_path):
 
 # ---------------------------------------------------------------- the real MIMIC-IV demo
 
+
 def _count_records(path: Path, keep=lambda row: True) -> int:
     with gzip.open(path, "rt", newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -199,15 +254,19 @@ def _count_records(path: Path, keep=lambda row: True) -> int:
 @pytest.mark.mimic
 @pytest.mark.skipif(not DEMO.is_dir(), reason="MIMIC-IV demo not present at ../shared/data/mimic-iv-demo")
 def test_real_demo():
-    tables = {t.table: t for t in mimic.read(DEMO, load_config())}
-    sources = {"patients": "patients", "labs": "labevents", "prescriptions": "prescriptions",
-               "diagnoses": "diagnoses_icd"}
+    tables = {t.table: t for t in mimic.read(DEMO, load_config()).tables}
+    sources = {
+        "patients": "patients",
+        "labs": "labevents",
+        "prescriptions": "prescriptions",
+        "diagnoses": "diagnoses_icd",
+    }
     for table, file in sources.items():
         n = _count_records(DEMO / f"{file}.csv.gz")
         assert tables[table].frame.num_rows == n, table
         assert tables[table].frame.column("source_row").to_pylist() == list(range(1, n + 1)), table
     events = mimic._read_codelist("mimic_emar_events.csv")
-    doses = {e.lower() for e, ok in zip(events.event_txt, events.counts_as_dose) if ok == "true"}
+    doses = {e.lower() for e, ok in zip(events.event_txt, events.counts_as_dose, strict=False) if ok == "true"}
     n_doses = _count_records(DEMO / "emar.csv.gz", lambda r: (r["event_txt"] or "").strip().lower() in doses)
     assert tables["dispensings"].frame.num_rows == n_doses
     # every date moved out of MIMIC's 2100-2200 range (all demo patients have anchor_year_group)
@@ -220,12 +279,20 @@ def test_real_demo_item_names_agree_with_the_itemid_code_list():
     """Each MIMIC_ITEMID entry of lab_analytes.csv, named as the adapter names it, maps by
     NAME to the same analyte, so LOINC-less MIMIC labs land on the intended analyte."""
     codes = load_lab_codes()
-    by_name = dict(zip(codes.loc[codes.code_system == "NAME", "match_key"],
-                       codes.loc[codes.code_system == "NAME", "analyte"]))
+    by_name = dict(
+        zip(
+            codes.loc[codes.code_system == "NAME", "match_key"],
+            codes.loc[codes.code_system == "NAME", "analyte"],
+            strict=False,
+        )
+    )
     with gzip.open(DEMO / "d_labitems.csv.gz", "rt", newline="") as fh:
         items = {r["itemid"]: r for r in csv.DictReader(fh)}
-    for itemid, analyte in zip(codes.loc[codes.code_system == "MIMIC_ITEMID", "code"],
-                               codes.loc[codes.code_system == "MIMIC_ITEMID", "analyte"]):
+    for itemid, analyte in zip(
+        codes.loc[codes.code_system == "MIMIC_ITEMID", "code"],
+        codes.loc[codes.code_system == "MIMIC_ITEMID", "analyte"],
+        strict=False,
+    ):
         item = items[itemid]
         assert item["fluid"] == "Blood", itemid
         assert by_name.get(item["label"].strip().lower()) == analyte, (itemid, item["label"])

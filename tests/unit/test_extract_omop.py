@@ -18,7 +18,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "omop"
 
 
 def read(path) -> dict:
-    return {t.table: t for t in omop.read(path, None)}
+    return {t.table: t for t in omop.read(path, None).tables}
 
 
 def rows(tables, name):
@@ -41,7 +41,7 @@ def no_concept(tmp_path):
 def test_tables_columns_and_provenance(tables):
     assert set(tables) == {"patients", "labs", "prescriptions", "dispensings", "diagnoses"}
     for name, t in tables.items():
-        assert t.frame.column_names == list(COLUMNS[name]) + ["source_row"]
+        assert t.frame.column_names == [*list(COLUMNS[name]), "source_row"]
     assert tables["patients"].source_file == "PERSON.csv"
     assert tables["patients"].content_hash == file_sha256(FIXTURE / "PERSON.csv")
     assert tables["dispensings"].source_file == "drug_exposure.csv"
@@ -66,18 +66,27 @@ def test_observation_period_is_reported_only(tables):
 
 def test_measurement_loinc_from_concept_and_operator_less_than(tables):
     r = rows(tables, "labs")[0]
-    assert r == {"patient_id": "1", "taken_at": "2024-01-02 09:15:00", "loinc": "2276-4", "test_name": "FERR",
-                 "value": "<5", "unit": "ng/mL", "ref_low": "15", "ref_high": "300", "site": "General Hospital",
-                 "source_row": 1}
+    assert r == {
+        "patient_id": "1",
+        "taken_at": "2024-01-02 09:15:00",
+        "loinc": "2276-4",
+        "test_name": "FERR",
+        "value": "<5",
+        "unit": "ng/mL",
+        "ref_low": "15",
+        "ref_high": "300",
+        "site": "General Hospital",
+        "source_row": 1,
+    }
 
 
 def test_measurement_date_only_equals_operator_ucum_unit_and_visit_site(tables):
     r = rows(tables, "labs")[1]
     assert r["taken_at"] == "2024-01-06"
-    assert r["value"] == "95"                                   # '=' adds no comparator
-    assert r["unit"] == "g/L"                                   # from unit_concept_id (UCUM)
+    assert r["value"] == "95"  # '=' adds no comparator
+    assert r["unit"] == "g/L"  # from unit_concept_id (UCUM)
     assert r["test_name"] == "Hemoglobin [Mass/volume] in Blood"  # source value was a LOINC code
-    assert r["site"] == "CLINIC-B"                              # the visit's care site wins
+    assert r["site"] == "CLINIC-B"  # the visit's care site wins
 
 
 def test_measurement_value_source_value_when_no_number(tables):
@@ -101,16 +110,32 @@ def test_measurement_unknown_operator_adds_nothing_and_is_noted(tables):
 
 def test_drug_exposure_prescription_fields(tables):
     r = rows(tables, "prescriptions")[0]
-    assert r == {"patient_id": "1", "start_at": "2024-01-03 10:00:00", "end_at": "2024-02-01", "duration_days": "30",
-                 "drug_code": "310325", "code_system": "RXNORM", "drug_name": "ferrous sulfate 325 MG Oral Tablet",
-                 "route": "oral", "dose_amount": None, "dose_unit": None, "doses_per_day": None, "quantity": "30",
-                 "prescriber_specialty": "General Practice", "site": "General Hospital", "source_row": 1}
+    assert r == {
+        "patient_id": "1",
+        "start_at": "2024-01-03 10:00:00",
+        "end_at": "2024-02-01",
+        "duration_days": "30",
+        "drug_code": "310325",
+        "code_system": "RXNORM",
+        "drug_name": "ferrous sulfate 325 MG Oral Tablet",
+        "route": "oral",
+        "dose_amount": None,
+        "dose_unit": None,
+        "doses_per_day": None,
+        "quantity": "30",
+        "prescriber_specialty": "General Practice",
+        "site": "General Hospital",
+        "source_row": 1,
+    }
 
 
 def test_drug_exposure_routes_and_names_without_concepts(tables):
     by_row = {r["source_row"]: r for r in rows(tables, "prescriptions")}
     assert (by_row[3]["drug_name"], by_row[3]["route"], by_row[3]["drug_code"]) == (
-        "Spironolactone 25 mg tablet", "oral", None)       # 'PO' via routes.csv
+        "Spironolactone 25 mg tablet",
+        "oral",
+        None,
+    )  # 'PO' via routes.csv
     assert (by_row[4]["drug_name"], by_row[4]["route"]) == ("BusPIRone 10 mg tablet", "other")
     assert by_row[3]["prescriber_specialty"] == "haematology"  # specialty_source_value
     assert by_row[5]["route"] == "iv"
@@ -120,9 +145,17 @@ def test_dispensing_types_feed_dispensings_not_prescriptions(tables):
     assert [r["source_row"] for r in rows(tables, "prescriptions")] == [1, 3, 4, 5]
     d = rows(tables, "dispensings")
     assert [r["source_row"] for r in d] == [2, 6]
-    assert d[0] == {"patient_id": "1", "dispensed_at": "2024-01-04", "drug_code": "310325", "code_system": "RXNORM",
-                    "drug_name": "ferrous sulfate 325 MG Oral Tablet", "quantity": "30", "days_supply": "30",
-                    "site": "General Hospital", "source_row": 2}
+    assert d[0] == {
+        "patient_id": "1",
+        "dispensed_at": "2024-01-04",
+        "drug_code": "310325",
+        "code_system": "RXNORM",
+        "drug_name": "ferrous sulfate 325 MG Oral Tablet",
+        "quantity": "30",
+        "days_supply": "30",
+        "site": "General Hospital",
+        "source_row": 2,
+    }
     # RxNorm Extension is not RxNorm: the NDC source concept is used instead
     assert (d[1]["drug_code"], d[1]["code_system"]) == ("00517003125", "NDC")
 
@@ -137,32 +170,45 @@ def test_no_dispensing_rows_means_no_dispensings_table(tmp_path):
 
 def test_condition_codes_icd10cm_snomed_icd9_and_guessed(tables):
     got = [(r["code"], r["coding_system"], r["recorded_at"]) for r in rows(tables, "diagnoses")]
-    assert got == [("D50.9", "ICD10CM", "2023-12-20 11:00:00"), ("396331005", "SNOMED", "2023-11-01"),
-                   ("280.9", "ICD9CM", "2023-10-01"), ("5789", "ICD9CM", "2023-09-01"),
-                   ("K90.0", "ICD10", "2023-08-01"), ("???", None, "2023-07-01")]
+    assert got == [
+        ("D50.9", "ICD10CM", "2023-12-20 11:00:00"),
+        ("396331005", "SNOMED", "2023-11-01"),
+        ("280.9", "ICD9CM", "2023-10-01"),
+        ("5789", "ICD9CM", "2023-09-01"),
+        ("K90.0", "ICD10", "2023-08-01"),
+        ("???", None, "2023-07-01"),
+    ]
 
 
 def test_without_concept_table_source_values_are_used(no_concept):
     labs = rows(no_concept, "labs")
     assert [r["loinc"] for r in labs] == [None, "718-7", None, None, "2498-4", None]
     assert [r["test_name"] for r in labs][:2] == ["FERR", "718-7"]
-    assert labs[1]["unit"] is None                       # only a unit concept id, no concept table
-    assert labs[0]["value"] == "<5"                      # operators come from the committed code list
+    assert labs[1]["unit"] is None  # only a unit concept id, no concept table
+    assert labs[0]["value"] == "<5"  # operators come from the committed code list
     rx = rows(no_concept, "prescriptions")
     assert [r["drug_code"] for r in rx] == [None] * 4
     assert rx[0]["drug_name"] == "FeSO4 325"
     assert [r["source_row"] for r in rows(no_concept, "dispensings")] == [2, 6]
     dx = [(r["code"], r["coding_system"]) for r in rows(no_concept, "diagnoses")]
-    assert dx == [("D50.9", "ICD10"), ("LOCAL-CELIAC", None), ("280.9", "ICD9CM"), ("5789", "ICD9CM"),
-                  ("K90.0", "ICD10"), ("???", None)]
+    assert dx == [
+        ("D50.9", "ICD10"),
+        ("LOCAL-CELIAC", None),
+        ("280.9", "ICD9CM"),
+        ("5789", "ICD9CM"),
+        ("K90.0", "ICD10"),
+        ("???", None),
+    ]
 
 
 def _as_parquet(tmp_path: Path) -> Path:
     con = duckdb.connect()
     for f in FIXTURE.glob("*.csv"):
         dialect = "delim = '\t', quote = ''" if f.name == "CONCEPT.csv" else "delim = ','"
-        con.execute(f"COPY (SELECT * FROM read_csv('{f}', header = true, {dialect})) "
-                    f"TO '{tmp_path / (f.stem.lower() + '.parquet')}' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{f}', header = true, {dialect})) "
+            f"TO '{tmp_path / (f.stem.lower() + '.parquet')}' (FORMAT parquet)"
+        )
     return tmp_path
 
 
@@ -189,7 +235,7 @@ def test_duckdb_database_in_a_schema(tmp_path, tables):
     assert {k: v.frame.num_rows for k, v in got.items()} == {k: v.frame.num_rows for k, v in tables.items()}
     assert got["labs"].source_file == "omop_cdm.duckdb:MEASUREMENT"
     assert got["labs"].content_hash == file_sha256(db)
-    assert [(r["code"], r["coding_system"]) for r in rows(got, "diagnoses")][0] == ("D50.9", "ICD10CM")
+    assert next((r["code"], r["coding_system"]) for r in rows(got, "diagnoses")) == ("D50.9", "ICD10CM")
 
 
 @pytest.mark.parametrize("missing", ["PERSON.csv", "measurement.csv", "drug_exposure.csv"])

@@ -9,22 +9,22 @@ import sys
 import pytest
 
 from pipeline.config import load_config
+from pipeline.engine import connect
+from pipeline.engine.raw import load_tables
 from pipeline.errors import UserError
 from pipeline.extract import csv as csv_source
-from pipeline.warehouse import connect, load_tables
 from tests.conftest import GOOD_LAB, REPO, write_input, write_table
 
 
 def _load(folder, db):
     con = connect(db)
-    tables, notes = csv_source.read(folder, load_config())
-    summary = load_tables(con, tables, "csv", progress=lambda m: None)
-    return con, summary, notes
+    extract = csv_source.read(folder, load_config())
+    summary = load_tables(con, extract.tables, "csv", progress=lambda m: None)
+    return con, summary, extract.notes
 
 
 def _counts(con):
-    return {t: con.con.execute(f"select count(*) from {t}").fetchone()[0]
-            for t in ("raw_patients", "raw_labs", "raw_prescriptions")}
+    return {t: con.table(t).count().execute() for t in ("raw_patients", "raw_labs", "raw_prescriptions")}
 
 
 def test_loading_the_same_files_twice_adds_nothing(tmp_path):
@@ -58,6 +58,7 @@ def test_unknown_files_are_reported_and_skipped(tmp_path):
 
 def test_gzip_and_parquet_inputs_are_read(tmp_path):
     import pandas as pd
+
     folder = write_input(tmp_path / "in")
     labs = folder / "labs.csv"
     with gzip.open(folder / "labs.csv.gz", "wb") as fh:
@@ -66,7 +67,7 @@ def test_gzip_and_parquet_inputs_are_read(tmp_path):
     rx = folder / "prescriptions.csv"
     pd.read_csv(rx, dtype=str).to_parquet(folder / "prescriptions.parquet")
     rx.unlink()
-    con, summary, _ = _load(folder, tmp_path / "w.duckdb")
+    con, _summary, _ = _load(folder, tmp_path / "w.duckdb")
     assert _counts(con) == {"raw_patients": 1, "raw_labs": 1, "raw_prescriptions": 1}
     assert con.table("raw_prescriptions").execute().drug_code[0] == "B03AA07"
 
@@ -88,22 +89,42 @@ def test_a_failing_load_leaves_the_warehouse_as_it_was(tmp_path):
 
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 FILE_PROBLEMS = {
-    "missing_column": (lambda f: (f / "labs.csv").write_text("patient_id,taken_at,loinc,unit\nP1,2024-01-01,718-7,g/L\n"),
-                       "labs.csv: required column 'value' is missing"),
+    "missing_column": (
+        lambda f: (f / "labs.csv").write_text("patient_id,taken_at,loinc,unit\nP1,2024-01-01,718-7,g/L\n"),
+        "labs.csv: required column 'value' is missing",
+    ),
     "empty_file": (lambda f: (f / "labs.csv").write_text(""), "labs.csv: file is empty"),
-    "semicolons": (lambda f: (f / "labs.csv").write_text("patient_id;taken_at;loinc;value\nP1;2024-01-01;718-7;1\n"),
-                   "labs.csv: columns are separated by semicolons"),
-    "bad_encoding": (lambda f: (f / "labs.csv").write_bytes("patient_id,taken_at,loinc,value,unit\nP1,2024-01-01,718-7,12,\xb5g/L\n".encode("latin-1")),
-                     "labs.csv: cannot be read in its first rows: contains text that is not UTF-8"),
+    "semicolons": (
+        lambda f: (f / "labs.csv").write_text("patient_id;taken_at;loinc;value\nP1;2024-01-01;718-7;1\n"),
+        "labs.csv: columns are separated by semicolons",
+    ),
+    "bad_encoding": (
+        lambda f: (f / "labs.csv").write_bytes(
+            "patient_id,taken_at,loinc,value,unit\nP1,2024-01-01,718-7,12,\xb5g/L\n".encode("latin-1")
+        ),
+        "labs.csv: cannot be read in its first rows: contains text that is not UTF-8",
+    ),
     "missing_required_file": (lambda f: (f / "labs.csv").unlink(), "required file missing: labs.csv"),
-    "identifier_column": (lambda f: write_table(f, "patients", [{"patient_id": "P1", "sex": "F", "birth_year": "1960", "email": "a@b"}],
-                                                columns=("patient_id", "sex", "birth_year", "email")),
-                          "patients.csv: column 'email' looks like a direct identifier"),
+    "identifier_column": (
+        lambda f: write_table(
+            f,
+            "patients",
+            [{"patient_id": "P1", "sex": "F", "birth_year": "1960", "email": "a@b"}],
+            columns=("patient_id", "sex", "birth_year", "email"),
+        ),
+        "patients.csv: column 'email' looks like a direct identifier",
+    ),
 }
 
 
@@ -129,6 +150,7 @@ def test_commands_on_a_missing_warehouse_say_so(tmp_path, command):
 def test_excel_style_csv_with_bom_crlf_and_capitalised_headers(tmp_path):
     folder = write_input(tmp_path / "in")
     (folder / "patients.csv").write_bytes(b"\xef\xbb\xbfPatient_ID,Sex,Birth_Year\r\nP1,F,1960\r\n")
-    con, summary, _ = _load(folder, tmp_path / "w.duckdb")
-    rows = con.con.execute("select patient_id, sex, birth_year from raw_patients").fetchall()
+    con, _summary, _ = _load(folder, tmp_path / "w.duckdb")
+    raw = con.table("raw_patients").order_by("row_id").select("patient_id", "sex", "birth_year")
+    rows = [tuple(r) for r in raw.to_pandas().itertuples(index=False)]
     assert rows == [("P1", "F", "1960")]

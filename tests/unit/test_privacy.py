@@ -7,11 +7,38 @@ from pipeline.errors import UserError
 from pipeline.privacy import looks_like_identifier
 from tests.conftest import load_and_validate, write_input, write_table
 
-IDENTIFIERS = ["name", "Patient Name", "surname", "first_name", "address", "address_line_1", "postcode", "zip",
-               "email", "phone", "mobile_number", "NHS number", "nhs_no", "MRN", "ssn", "dob", "date_of_birth",
-               "BirthDate"]
-HARMLESS = ["patient_id", "birth_year", "age_band", "sex", "site", "drug_name", "test_name", "code_system",
-            "pregnancy_start", "taken_at"]
+IDENTIFIERS = [
+    "name",
+    "Patient Name",
+    "surname",
+    "first_name",
+    "address",
+    "address_line_1",
+    "postcode",
+    "zip",
+    "email",
+    "phone",
+    "mobile_number",
+    "NHS number",
+    "nhs_no",
+    "MRN",
+    "ssn",
+    "dob",
+    "date_of_birth",
+    "BirthDate",
+]
+HARMLESS = [
+    "patient_id",
+    "birth_year",
+    "age_band",
+    "sex",
+    "site",
+    "drug_name",
+    "test_name",
+    "code_system",
+    "pregnancy_start",
+    "taken_at",
+]
 
 
 @pytest.mark.parametrize("column", IDENTIFIERS)
@@ -25,8 +52,12 @@ def test_contract_columns_are_not_identifiers(column):
 
 
 def _with_dob(folder):
-    write_table(folder, "patients", [{"patient_id": "P1", "sex": "F", "birth_year": "1960", "dob": "1960-04-02"}],
-                columns=("patient_id", "sex", "birth_year", "dob"))
+    write_table(
+        folder,
+        "patients",
+        [{"patient_id": "P1", "sex": "F", "birth_year": "1960", "dob": "1960-04-02"}],
+        columns=("patient_id", "sex", "birth_year", "dob"),
+    )
 
 
 def test_refused_by_default(tmp_path):
@@ -49,5 +80,5 @@ def test_allowed_column_loads_but_is_not_a_contract_column(tmp_path):
     folder = write_input(tmp_path / "in")
     _with_dob(folder)
     cfg = load_config().with_overrides({"privacy": {"allow_columns": ["dob"]}})
-    con, recon = load_and_validate(folder, tmp_path / "w.duckdb", config=cfg)
+    con, _recon = load_and_validate(folder, tmp_path / "w.duckdb", config=cfg)
     assert "dob" not in con.table("raw_patients").columns

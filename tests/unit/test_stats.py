@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.stats import binomial_limits, p_chart, wilson_interval, z_value
+from pipeline.audit.stats import binomial_limits, p_chart, wilson_interval, z_value
 
 # Newcombe RG. Two-sided confidence intervals for the single proportion: comparison of seven
 # methods. Stat Med 1998;17:857-72, Table I, method 3 (Wilson score interval without
@@ -83,9 +83,10 @@ def test_funnel_limits_at_two_denominators():
     assert low[0] == pytest.approx(0.2 - 1.959964 * 0.08, abs=1e-6)
 
 
-@pytest.mark.parametrize("name", ["pipeline.stats", "pipeline.disclosure", "pipeline.measures"])
+@pytest.mark.parametrize("name", ["pipeline.audit.stats", "pipeline.audit.disclosure", "pipeline.audit.measures"])
 def test_docstring_examples(name):
     import doctest
     import importlib
+
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0

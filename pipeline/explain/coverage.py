@@ -26,8 +26,9 @@ from pipeline.paths import CODELISTS_DIR
 RESULT_COLUMNS = ("domain", "source_code", "source_name", "n_rows")
 
 
-def unmapped(con, limit: int | None = None) -> pd.DataFrame:
-    """Unmapped source codes/names in the anaemia domains, most frequent first per domain.
+def unmapped(con, limit: int | None = None, everything: bool = False) -> pd.DataFrame:
+    """Unmapped source codes/names in the anaemia domains, most frequent first per domain
+    (`everything`: every unmapped lab and drug name, whether or not it mentions a keyword).
 
     `con` is an Ibis connection to the warehouse; absent raw tables are skipped. Columns:
     domain ('labs', 'prescriptions', 'dispensings'), source_code (LOINC for labs;
@@ -36,10 +37,10 @@ def unmapped(con, limit: int | None = None) -> pd.DataFrame:
     tables = set(con.list_tables())
     parts = []
     if "raw_labs" in tables:
-        parts.append(_unmapped_labs(con, tables))
+        parts.append(_unmapped_labs(con, tables, everything))
     for table in ("prescriptions", "dispensings"):
         if f"raw_{table}" in tables:
-            parts.append(_unmapped_drugs(con, table, tables))
+            parts.append(_unmapped_drugs(con, table, tables, everything))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "n_rows" else "object") for c in RESULT_COLUMNS})
     expr = ibis.union(*parts).order_by([_.domain, ibis.desc("n_rows"), _.source_name, _.source_code])
@@ -54,22 +55,23 @@ def _keywords(domain: str) -> str:
     return "(?:" + "|".join(df.loc[df["domain"] == domain, "pattern"]) + ")"
 
 
-def _unmapped_labs(con, tables: set[str]):
+def _unmapped_labs(con, tables: set[str], everything: bool):
     raw = con.table("raw_labs")
     codes = load_lab_codes()
     loincs = sorted(codes.loc[codes["code_system"] == "LOINC", "code"].str.strip().str.upper().unique())
     names = sorted(codes.loc[codes["code_system"] == "NAME", "match_key"].unique())
     name = raw.test_name.strip().lower()
     mapped = (raw.loinc.strip().upper().isin(loincs) | name.isin(names)).fill_null(False)
-    rows = raw.filter(name.re_search(_keywords("labs")).fill_null(False), ~mapped)
+    in_domain = name.notnull() if everything else name.re_search(_keywords("labs")).fill_null(False)
+    rows = raw.filter(in_domain, ~mapped)
     if "stg_labs" in tables:
         rows = rows.anti_join(con.table("stg_labs").filter(_.analyte.notnull()).select("row_id"), "row_id")
-    return rows.group_by(
-        domain=ibis.literal("labs"), source_code=_.loinc, source_name=_.test_name
-    ).aggregate(n_rows=_.count())
+    return rows.group_by(domain=ibis.literal("labs"), source_code=_.loinc, source_name=_.test_name).aggregate(
+        n_rows=_.count()
+    )
 
 
-def _unmapped_drugs(con, table: str, tables: set[str]):
+def _unmapped_drugs(con, table: str, tables: set[str], everything: bool):
     raw = con.table(f"raw_{table}")
     drugs = load_drug_codes()
     coded = drugs[drugs["code_system"] != "NAME"]
@@ -81,15 +83,17 @@ def _unmapped_drugs(con, table: str, tables: set[str]):
     code = raw.drug_code.strip().upper().re_replace(r"[\s\-]", "")
     name = raw.drug_name.strip().lower()
     by_code = (system + ":" + code).isin(keys) | ibis.or_(
-        ibis.literal(False), *[(system == "ATC") & code.startswith(p) for p in atc_prefixes])
-    mapped = (by_code.fill_null(False) | name.re_search(names_regex).fill_null(False))
-    rows = raw.filter(name.re_search(_keywords("drugs")).fill_null(False), ~mapped)
+        ibis.literal(False), *[(system == "ATC") & code.startswith(p) for p in atc_prefixes]
+    )
+    mapped = by_code.fill_null(False) | name.re_search(names_regex).fill_null(False)
+    in_domain = name.notnull() if everything else name.re_search(_keywords("drugs")).fill_null(False)
+    rows = raw.filter(in_domain, ~mapped)
     stg = f"stg_{table}"
     if stg in tables:
         s = con.table(stg)
         hit = s.filter(s.has_iron | s.has_b12 | s.has_folate | s.drug_class.notnull()).select("row_id")
         rows = rows.anti_join(hit, "row_id")
     source_code = ibis.ifelse(rows.code_system.notnull(), rows.code_system + ":" + rows.drug_code, rows.drug_code)
-    return rows.group_by(
-        domain=ibis.literal(table), source_code=source_code, source_name=_.drug_name
-    ).aggregate(n_rows=_.count())
+    return rows.group_by(domain=ibis.literal(table), source_code=source_code, source_name=_.drug_name).aggregate(
+        n_rows=_.count()
+    )

@@ -22,18 +22,38 @@ import pandas as pd
 TIMELINE_ANALYTES = ("hb", "ferritin", "tsat", "b12", "folate", "crp", "mcv")
 
 
-def timeline_chart(labs: pd.DataFrame, treatments: pd.DataFrame, windows: pd.DataFrame, width: int = 640) -> alt.VConcatChart:
+def timeline_chart(
+    labs: pd.DataFrame, treatments: pd.DataFrame, windows: pd.DataFrame, width: int = 640
+) -> alt.VConcatChart:
     """labs: taken_at, analyte, value_num; treatments: start_at, end_at, label;
     windows: from_at, to_at, label (shaded follow-up windows)."""
     x = alt.X("t:T", title=None)
-    shade = alt.Chart(windows.rename(columns={"from_at": "t"})).mark_rect(opacity=0.15, color="#4c78a8").encode(
-        x=x, x2="to_at:T", tooltip=["label:N"])
-    points = alt.Chart(labs.rename(columns={"taken_at": "t"})).mark_line(point=True).encode(
-        x=x, y=alt.Y("value_num:Q", title="result (canonical unit)"), color=alt.Color("analyte:N"),
-        tooltip=["analyte:N", "value_num:Q", alt.Tooltip("t:T", title="taken")])
-    bars = alt.Chart(treatments.rename(columns={"start_at": "t"})).mark_bar(height=12).encode(
-        x=x, x2="end_at:T", y=alt.Y("label:N", title=None), color=alt.value("#e45756"),
-        tooltip=["label:N", alt.Tooltip("t:T", title="start"), alt.Tooltip("end_at:T", title="end")])
+    shade = (
+        alt.Chart(windows.rename(columns={"from_at": "t"}))
+        .mark_rect(opacity=0.15, color="#4c78a8")
+        .encode(x=x, x2="to_at:T", tooltip=["label:N"])
+    )
+    points = (
+        alt.Chart(labs.rename(columns={"taken_at": "t"}))
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("value_num:Q", title="result (canonical unit)"),
+            color=alt.Color("analyte:N"),
+            tooltip=["analyte:N", "value_num:Q", alt.Tooltip("t:T", title="taken")],
+        )
+    )
+    bars = (
+        alt.Chart(treatments.rename(columns={"start_at": "t"}))
+        .mark_bar(height=12)
+        .encode(
+            x=x,
+            x2="end_at:T",
+            y=alt.Y("label:N", title=None),
+            color=alt.value("#e45756"),
+            tooltip=["label:N", alt.Tooltip("t:T", title="start"), alt.Tooltip("end_at:T", title="end")],
+        )
+    )
     top = alt.layer(shade, points).properties(width=width, height=220, title="Labs (shaded: follow-up window)")
     bottom = alt.layer(shade, bars).properties(width=width, height=90, title="Treatments")
     return alt.vconcat(top, bottom).resolve_scale(x="shared")
@@ -42,14 +62,22 @@ def timeline_chart(labs: pd.DataFrame, treatments: pd.DataFrame, windows: pd.Dat
 def patient_timeline(con, patient_id: str, config) -> alt.VConcatChart:
     """The timeline chart of one patient, read from the warehouse (Ibis connection)."""
     labs = con.table("stg_labs")
-    labs = labs.filter((labs.patient_id == patient_id) & labs.analyte.isin(TIMELINE_ANALYTES)).select(
-        "taken_at", "analyte", "value_num").to_pandas()
+    labs = (
+        labs.filter((labs.patient_id == patient_id) & labs.analyte.isin(TIMELINE_ANALYTES))
+        .select("taken_at", "analyte", "value_num")
+        .to_pandas()
+    )
     ep = con.table("episodes").filter(lambda t: t.patient_id == patient_id).to_pandas()
-    treatments = pd.DataFrame({"start_at": ep.start_at, "end_at": ep.end_at,
-                               "label": ep.agent + " (" + ep.route + ") " + ep.episode_id})
-    r = config["response"]
+    treatments = pd.DataFrame(
+        {"start_at": ep.start_at, "end_at": ep.end_at, "label": ep.agent + " (" + ep.route + ") " + ep.episode_id}
+    )
+    r = config.response
     iron = ep[ep.agent == "iron"]
-    windows = pd.DataFrame({"from_at": iron.start_at + pd.to_timedelta(r["followup_from_day"], "D"),
-                            "to_at": iron.start_at + pd.to_timedelta(r["followup_to_day"], "D"),
-                            "label": iron.episode_id + " follow-up window"})
+    windows = pd.DataFrame(
+        {
+            "from_at": iron.start_at + pd.to_timedelta(r.followup_from_day, "D"),
+            "to_at": iron.start_at + pd.to_timedelta(r.followup_to_day, "D"),
+            "label": iron.episode_id + " follow-up window",
+        }
+    )
     return timeline_chart(labs, treatments, windows)

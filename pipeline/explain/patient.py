@@ -13,10 +13,10 @@ import math
 import ibis
 import pandas as pd
 
-from pipeline.classify import build
 from pipeline.config import Config
 from pipeline.errors import UserError
-from pipeline.rules.staged import Staged, read_staged
+from pipeline.rules.classify import build
+from pipeline.rules.inputs import Staged, read_staged
 
 
 def _when(at, has_time) -> str:
@@ -39,7 +39,7 @@ def _s(x) -> str:
 
 
 def _for_patient(staged: Staged, pid: str) -> Staged:
-    pick = lambda t: None if t is None else t.filter(t.patient_id == pid)  # noqa: E731
+    pick = lambda t: None if t is None else t.filter(t.patient_id == pid)
     return Staged(*(pick(getattr(staged, f)) for f in Staged.__dataclass_fields__))
 
 
@@ -53,47 +53,89 @@ def _events(st: Staged) -> list[tuple]:
     ev = []
     for r in st.labs.to_pandas().itertuples():
         name = r.analyte if isinstance(r.analyte, str) else f"unmapped test '{_s(r.test_name) or _s(r.loinc)}'"
-        ev.append((r.taken_at, r.taken_at_has_time, "lab", r.row_id,
-                   f"{name} {_s(r.comparator)}{_v(r.value_num)} {_s(r.unit)}".rstrip(), isinstance(r.analyte, str)))
+        ev.append(
+            (
+                r.taken_at,
+                r.taken_at_has_time,
+                "lab",
+                r.row_id,
+                f"{name} {_s(r.comparator)}{_v(r.value_num)} {_s(r.unit)}".rstrip(),
+                isinstance(r.analyte, str),
+            )
+        )
     for r in st.prescriptions.to_pandas().itertuples():
         dose = f", {_v(r.elemental_iron_mg_per_day)} mg Fe/day" if not pd.isna(r.elemental_iron_mg_per_day) else ""
         end = f", to {_when(r.end_at, False)}" if not pd.isna(r.end_at) else ""
         supply = f", {_v(r.days_supply)} days" if not pd.isna(r.days_supply) else ""
-        ev.append((r.start_at, r.start_has_time, "prescription", r.row_id,
-                   f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}, {_s(r.route) or 'route?'}]{dose}{supply}{end}",
-                   bool(_s(r.drug_class))))
+        ev.append(
+            (
+                r.start_at,
+                r.start_has_time,
+                "prescription",
+                r.row_id,
+                f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}, {_s(r.route) or 'route?'}]{dose}{supply}{end}",
+                bool(_s(r.drug_class)),
+            )
+        )
     if st.dispensings is not None:
         for r in st.dispensings.to_pandas().itertuples():
-            ev.append((r.dispensed_at, r.dispensed_has_time, "dispensing", r.row_id,
-                       f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}], {_v(r.days_supply)} days supply",
-                       bool(_s(r.drug_class))))
+            ev.append(
+                (
+                    r.dispensed_at,
+                    r.dispensed_has_time,
+                    "dispensing",
+                    r.row_id,
+                    f"{_s(r.drug_name)} [{_s(r.drug_class) or 'unmapped'}], {_v(r.days_supply)} days supply",
+                    bool(_s(r.drug_class)),
+                )
+            )
     if st.diagnoses is not None:
         for r in st.diagnoses.to_pandas().itertuples():
-            ev.append((r.recorded_at, r.recorded_has_time, "diagnosis", r.row_id,
-                       f"{_s(r.coding_system)} {_s(r.code)} ({_s(r.condition_group) or 'unmapped'})",
-                       bool(_s(r.condition_group))))
+            ev.append(
+                (
+                    r.recorded_at,
+                    r.recorded_has_time,
+                    "diagnosis",
+                    r.row_id,
+                    f"{_s(r.coding_system)} {_s(r.code)} ({_s(r.condition_group) or 'unmapped'})",
+                    bool(_s(r.condition_group)),
+                )
+            )
     return sorted(ev, key=lambda e: (e[0], e[3]))
 
 
 def _episode_lines(e, outcome, causes: pd.DataFrame) -> list[str]:
-    lines = [f"  {e.episode_id}: {e.agent}, {e.route}, started {_when(e.start_at, e.start_has_time)} "
-             f"({e.source_table} #{e.first_row_id}; {e.n_rows} row(s), supply to {_when(e.end_at, False)})"]
-    prior = (f"; latest before: {e.prior_test_analyte} {_when(e.prior_test_at, _timed(e.prior_test_at))} (stg_labs #{int(e.prior_test_row_id)})"
-             if not pd.isna(e.prior_test_row_id) else "")
-    after = (f"; first after: {_when(e.after_test_at, _timed(e.after_test_at))} (stg_labs #{int(e.after_test_row_id)})"
-             if not pd.isna(e.after_test_row_id) else "")
+    lines = [
+        f"  {e.episode_id}: {e.agent}, {e.route}, started {_when(e.start_at, e.start_has_time)} "
+        f"({e.source_table} #{e.first_row_id}; {e.n_rows} row(s), supply to {_when(e.end_at, False)})"
+    ]
+    prior = (
+        f"; latest before: {e.prior_test_analyte} {_when(e.prior_test_at, _timed(e.prior_test_at))} "
+        f"(stg_labs #{int(e.prior_test_row_id)})"
+        if not pd.isna(e.prior_test_row_id)
+        else ""
+    )
+    after = (
+        f"; first after: {_when(e.after_test_at, _timed(e.after_test_at))} (stg_labs #{int(e.after_test_row_id)})"
+        if not pd.isna(e.after_test_row_id)
+        else ""
+    )
     lines.append(f"    testing: {e.testing_status}{prior}{after}; prior result: {e.prior_result_class}")
-    lines.append(f"    just in case: {'yes' if e.is_just_in_case else 'no'}; "
-                 f"excluded: {_s(e.excluded_reason) or 'no'}")
+    lines.append(f"    just in case: {'yes' if e.is_just_in_case else 'no'}; excluded: {_s(e.excluded_reason) or 'no'}")
     if outcome is not None:
         o = outcome
         lines.append(
             f"    outcome: {o.outcome}{' (' + o.not_assessable_reason + ')' if _s(o.not_assessable_reason) else ''}"
             f"; baseline Hb {_v(o.baseline_hb_g_l)} ({_row('stg_labs', o.baseline_row_id)}), follow-up Hb "
-            f"{_v(o.followup_hb_g_l)} ({_row('stg_labs', o.followup_row_id)}), change {_v(o.hb_change_g_l, '{:+g}')} g/L, "
+            f"{_v(o.followup_hb_g_l)} ({_row('stg_labs', o.followup_row_id)}), "
+            f"change {_v(o.hb_change_g_l, '{:+g}')} g/L, "
             f"cut-off {_v(o.hb_cutoff_g_l)} g/L"
-            + (f"; escalated: {_s(o.escalation_drug)} ({_row(o.escalation_table, o.escalation_row_id)})"
-               if o.escalated_to_iv else ""))
+            + (
+                f"; escalated: {_s(o.escalation_drug)} ({_row(o.escalation_table, o.escalation_row_id)})"
+                if o.escalated_to_iv
+                else ""
+            )
+        )
         if o.outcome == "failed":
             lines.append(f"    causes (primary: {o.primary_cause}):")
             for c in causes.itertuples():
@@ -118,8 +160,11 @@ def explain_patient(con: ibis.BaseBackend, patient_id: str, config: Config, ever
     ep = tables["episodes"].to_pandas().sort_values(["start_at", "episode_id"])
     outcomes, fc = tables["iron_outcomes"].to_pandas(), tables["failure_causes"].to_pandas()
     born = f"born {int(p.birth_year)}" if not pd.isna(p.birth_year) else f"age band {_s(p.age_band) or '?'}"
-    out = [f"Patient {patient_id} (sex {_s(p.sex) or '?'}, {born}, site {_s(p.site) or '?'})",
-           "", "Timeline" + ("" if everything else " (rows the code lists map; --all shows every row)")]
+    out = [
+        f"Patient {patient_id} (sex {_s(p.sex) or '?'}, {born}, site {_s(p.site) or '?'})",
+        "",
+        "Timeline" + ("" if everything else " (rows the code lists map; --all shows every row)"),
+    ]
     for at, has_time, kind, rid, text in _timeline(st, everything):
         out.append(f"  {_when(at, has_time):16}  {kind:12}  #{rid:<8} {text}")
     if st.dispensings is None:

@@ -75,8 +75,14 @@ def p_chart(numerator, denominator, sigma: float = 3.0, run_length: int = 8) -> 
     centre = float(k[known].sum() / n[known].sum()) if known.any() else np.nan
     rate = pd.Series(proportion(k, n))
     lcl, ucl = binomial_limits(centre, n.where(known), sigma)
-    out = pd.DataFrame({"rate": rate, "centre": np.where(known, centre, np.nan),
-                        "lcl": np.where(known, lcl, np.nan), "ucl": np.where(known, ucl, np.nan)})
+    out = pd.DataFrame(
+        {
+            "rate": rate,
+            "centre": np.where(known, centre, np.nan),
+            "lcl": np.where(known, lcl, np.nan),
+            "ucl": np.where(known, ucl, np.nan),
+        }
+    )
     signal = np.where(known & (rate > out.ucl), "above", np.where(known & (rate < out.lcl), "below", ""))
     out["signal"] = _mark_shifts(signal, np.sign(rate - centre).where(known), run_length)
     return out

@@ -33,18 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import UserError
-
 Constraint = tuple[int, list[int]]
 CELL_KEYS = ("measure_id", "category", "period_type", "period_start", "group_by", "group_value")
-
-
-def settings(config) -> tuple[int, int]:
-    """(threshold, rounding) from `[disclosure]`, checked."""
-    threshold, rounding = config["disclosure"]["threshold"], config["disclosure"]["rounding"]
-    if not isinstance(threshold, int) or not isinstance(rounding, int) or threshold < 0 or rounding < 0:
-        raise UserError(f"{config.origin}: disclosure.threshold and disclosure.rounding must be whole numbers >= 0")
-    return threshold, rounding
 
 
 def is_small(counts, threshold: int) -> np.ndarray:
@@ -69,7 +59,7 @@ def table_constraints(cells: pd.DataFrame) -> list[Constraint]:
     quarter = start.dt.to_period("Q").dt.start_time
     totals: dict[tuple, int] = {}
     parts: dict[tuple, list[int]] = {}
-    rows = zip(t.measure_id, t.category, t.period_type, start, quarter, t.group_by, t.group_value)
+    rows = zip(t.measure_id, t.category, t.period_type, start, quarter, t.group_by, t.group_value, strict=False)
     for i, (measure, category, ptype, begin, q, group_by, value) in enumerate(rows):
         period = (measure, category, ptype, begin)
         if group_by == "all":
@@ -89,8 +79,9 @@ def table_constraints(cells: pd.DataFrame) -> list[Constraint]:
     return out
 
 
-def secondary_suppression(numerator, denominator, suppressed, constraints: Sequence[Constraint],
-                          threshold: int) -> np.ndarray:
+def secondary_suppression(
+    numerator, denominator, suppressed, constraints: Sequence[Constraint], threshold: int
+) -> np.ndarray:
     """Rule 2 applied until stable; returns the new withheld mask (a superset)."""
     num = np.asarray(numerator, dtype="int64")
     comp = np.asarray(denominator, dtype="int64") - num

@@ -55,7 +55,7 @@ def _untested(agent: str, name: str, test: str) -> Measure:
         id=f"{agent}_untested",
         title=f"{name} started without a qualifying prior test",
         numerator=f"{name} episodes with no qualifying {test} test in the look-back before the start "
-                  "(testing_status never_tested or tested_after_only)",
+        "(testing_status never_tested or tested_after_only)",
         denominator=f"{name} treatment episodes (episode starts after the wash-out)",
         exclusions="episodes with an excluded_reason (continuing or prophylactic treatment)",
         unit="treatment episode",
@@ -73,7 +73,7 @@ MEASURES: tuple[Measure, ...] = (
         id="tested_after_only",
         title="Deficiency test taken only after the start",
         numerator="episodes whose only qualifying test came after the start (testing_status tested_after_only): "
-                  "its result is unreliable",
+        "its result is unreliable",
         denominator="iron, B12 and folate treatment episodes",
         exclusions="episodes with an excluded_reason",
         unit="treatment episode",
@@ -96,10 +96,10 @@ MEASURES: tuple[Measure, ...] = (
         id="just_in_case",
         title="B12 or folate co-prescribed with iron 'just in case'",
         numerator="B12 and folate episodes started within the co-prescribing window of an iron start "
-                  "without a prior test showing deficiency (is_just_in_case)",
+        "without a prior test showing deficiency (is_just_in_case)",
         denominator="B12 and folate treatment episodes",
         exclusions="episodes with an excluded_reason (pregnancy folate, folate with methotrexate, "
-                   "B12 maintenance in pernicious anaemia or after gastrectomy)",
+        "B12 maintenance in pernicious anaemia or after gastrectomy)",
         unit="treatment episode",
         source="RULES.md 'Why these two questions' and exclusions; docs/rules.md 'Just in case'",
         denominator_where=(("agent", "in", ("b12", "folate")), NOT_EXCLUDED),
@@ -109,12 +109,12 @@ MEASURES: tuple[Measure, ...] = (
         id="iron_monitored",
         title="Iron episodes with a follow-up Hb in the window (monitoring)",
         numerator="iron episodes with a follow-up haemoglobin in the response window ([response] "
-                  "followup_from_day to followup_to_day: day 14 to 56 by default)",
+        "followup_from_day to followup_to_day: day 14 to 56 by default)",
         denominator="iron treatment episodes",
         exclusions="none (iron episodes are never excluded)",
         unit="iron treatment episode",
         source="RULES.md 'Iron response' (BSG 2021: check the response within about 4 weeks); "
-               "not assessable is itself a quality measure",
+        "not assessable is itself a quality measure",
         denominator_where=(("agent", "in", ("iron",)), NOT_EXCLUDED),
         numerator_where=(("followup_hb_g_l", "not_null", ()),),
         lower_is_better=False,
@@ -123,7 +123,7 @@ MEASURES: tuple[Measure, ...] = (
         id="iron_failed",
         title="Iron treatment failure among assessable episodes",
         numerator="iron episodes that failed (follow-up Hb neither [response] min_rise_g_l above baseline "
-                  "nor above the anaemia cut-off, or escalated to IV iron / transfusion)",
+        "nor above the anaemia cut-off, or escalated to IV iron / transfusion)",
         denominator="iron episodes with an outcome (responded or failed)",
         exclusions="not assessable episodes (no baseline or no follow-up Hb)",
         unit="iron treatment episode",
@@ -135,7 +135,7 @@ MEASURES: tuple[Measure, ...] = (
         id="failure_causes",
         title="Causes of iron failure",
         numerator="failed iron episodes with this cause among their plausible causes (multi-label: an "
-                  "episode can have several, so the shares add up to more than 100 %)",
+        "episode can have several, so the shares add up to more than 100 %)",
         denominator="failed iron episodes",
         exclusions="responded and not assessable episodes",
         unit="failed iron episode",
@@ -164,15 +164,16 @@ def predicate(t: ir.Table, conditions: Sequence[Condition]) -> ir.BooleanValue:
         elif op == "not_null":
             cond = col.notnull()
         elif op == "is_true":
-            cond = col == True  # noqa: E712  (Ibis comparison, not Python identity)
+            cond = col == True
         else:
             raise ValueError(f"unknown condition operator {op!r} on {column}")
         out = out & cond.fill_null(False)
     return out
 
 
-def age_band(start_at: ir.TimestampValue, birth_year: ir.IntegerValue, given: ir.StringValue,
-             width: int, top: int) -> ir.StringValue:
+def age_band(
+    start_at: ir.TimestampValue, birth_year: ir.IntegerValue, given: ir.StringValue, width: int, top: int
+) -> ir.StringValue:
     """Age band at the episode start: age = start year - birth year (only the year of birth
     is held, so the age may be one year high before the birthday); `width`-year bands with
     one open band from `top` ('90+'). Without a birth year the patient's given age_band is
@@ -194,7 +195,7 @@ def audit_population(con, config) -> ir.Table:
     come from stg_patients; a value that is missing is 'unknown' so the groups always add up
     to the total."""
     ep = con.table("episodes")
-    rep = config["report"]
+    rep = config.report
     pat = _patients(con)
     io = _outcomes(con)
     t = ep.left_join(pat, ep.patient_id == pat.p_patient_id).left_join(io, ep.episode_id == io.o_episode_id)
@@ -205,22 +206,41 @@ def audit_population(con, config) -> ir.Table:
         g_site=t.site.fill_null(t.p_site).fill_null(UNKNOWN),
         g_specialty=t.prescriber_specialty.fill_null(UNKNOWN),
         g_sex=t.p_sex.fill_null(UNKNOWN),
-        g_age_band=age_band(t.start_at, t.p_birth_year, t.p_age_band, rep["age_band_years"], rep["age_band_top"]),
+        g_age_band=age_band(t.start_at, t.p_birth_year, t.p_age_band, rep.age_band_years, rep.age_band_top),
     ).drop("p_patient_id", "o_episode_id")
 
 
 def _patients(con) -> ir.Table:
     if "stg_patients" in con.list_tables():
         p = con.table("stg_patients")
-        return p.select(p_patient_id=p.patient_id, p_site=p.site, p_sex=p.sex,
-                        p_birth_year=p.birth_year.cast("int64"), p_age_band=p.age_band)
-    return ibis.memtable({"p_patient_id": [], "p_site": [], "p_sex": [], "p_birth_year": [], "p_age_band": []},
-                         schema={"p_patient_id": "string", "p_site": "string", "p_sex": "string",
-                                 "p_birth_year": "int64", "p_age_band": "string"})
+        return p.select(
+            p_patient_id=p.patient_id,
+            p_site=p.site,
+            p_sex=p.sex,
+            p_birth_year=p.birth_year.cast("int64"),
+            p_age_band=p.age_band,
+        )
+    return ibis.memtable(
+        {"p_patient_id": [], "p_site": [], "p_sex": [], "p_birth_year": [], "p_age_band": []},
+        schema={
+            "p_patient_id": "string",
+            "p_site": "string",
+            "p_sex": "string",
+            "p_birth_year": "int64",
+            "p_age_band": "string",
+        },
+    )
 
 
-OUTCOME_COLUMNS = ("outcome", "not_assessable_reason", "baseline_hb_g_l", "followup_hb_g_l", "hb_change_g_l",
-                   "escalated_to_iv", "primary_cause")
+OUTCOME_COLUMNS = (
+    "outcome",
+    "not_assessable_reason",
+    "baseline_hb_g_l",
+    "followup_hb_g_l",
+    "hb_change_g_l",
+    "escalated_to_iv",
+    "primary_cause",
+)
 
 
 def _outcomes(con) -> ir.Table:
@@ -243,23 +263,26 @@ def measure_counts(population: ir.Table, causes: ir.Table, measure: Measure) -> 
         den = den.mutate(_num=predicate(den, measure.numerator_where).cast("int64"), category=ibis.literal("all"))
         return _cells(den, ("category",), lambda t: t._num.sum())
     labelled = den.select("episode_id").inner_join(
-        causes.select("episode_id", category=causes[measure.category]).distinct(), "episode_id")
+        causes.select("episode_id", category=causes[measure.category]).distinct(), "episode_id"
+    )
     keys = ["period_type", "period_start", "group_by", "group_value"]
     counts = _cells(den, (), lambda t: t.count()).select(*keys, "denominator")
     hits = _cells(den.inner_join(labelled, "episode_id"), ("category",), lambda t: t.count())
     hits = hits.select(*keys, "category", hit=hits.numerator)
     grid = counts.cross_join(ibis.memtable({"category": list(measure.categories)}))
     joined = grid.left_join(hits, [*keys, "category"])
-    return joined.select(*keys, "category", numerator=joined.hit.fill_null(0).cast("int64"),
-                         denominator=joined.denominator.cast("int64"))
+    return joined.select(
+        *keys, "category", numerator=joined.hit.fill_null(0).cast("int64"), denominator=joined.denominator.cast("int64")
+    )
 
 
 def _cells(t: ir.Table, extra_keys: tuple[str, ...], numerator) -> ir.Table:
     parts = []
     for period_type, period_col in PERIOD_TYPES.items():
         for group_by in GROUP_BYS:
-            g = t.group_by(period_start=t[period_col], group_value=t[group_column(group_by)],
-                           **{k: t[k] for k in extra_keys})
+            g = t.group_by(
+                period_start=t[period_col], group_value=t[group_column(group_by)], **{k: t[k] for k in extra_keys}
+            )
             agg = g.aggregate(numerator=numerator, denominator=lambda x: x.count())
             parts.append(agg.mutate(period_type=ibis.literal(period_type), group_by=ibis.literal(group_by)))
     out = ibis.union(*parts, distinct=False)

@@ -2,7 +2,7 @@
 
 Grain of every `aud_*` table: one row per measure x category x period type (month,
 quarter) x period start x breakdown (all, site, specialty, sex, age band) x group value.
-The counting runs in the database (Ibis, `pipeline.measures`); the Wilson intervals and the
+The counting runs in the database (Ibis, `pipeline.audit.measures`); the Wilson intervals and the
 disclosure control run on the small aggregated result in pandas. Columns:
 
 - measure_id, category ('all', or the failure cause), period_type, period_start (DATE),
@@ -19,37 +19,33 @@ disclosure control run on the small aggregated result in pandas. Columns:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-import ibis
 import pandas as pd
 
-from pipeline import disclosure
+from pipeline.audit import disclosure
+from pipeline.audit.measures import MEASURES, Measure, audit_population, measure_counts
+from pipeline.audit.stats import proportion, wilson_interval
+from pipeline.engine import transaction
+from pipeline.engine.tables import write_frame
 from pipeline.errors import UserError
-from pipeline.measures import MEASURES, Measure, audit_population, measure_counts
-from pipeline.stats import proportion, wilson_interval
 
 REQUIRED = ("episodes", "iron_outcomes", "failure_causes")
 KEY_COLUMNS = ("measure_id", "category", "period_type", "period_start", "period_end", "group_by", "group_value")
-RELEASED_COLUMNS = ("is_suppressed", "released_numerator", "released_denominator", "released_rate",
-                    "released_ci_low", "released_ci_high")
-
-
-def check_report_config(config) -> None:
-    """Refuse `[report]` values the statistics cannot use (one UserError naming the key)."""
-    rep = config["report"]
-    for key in ("confidence", "funnel_inner", "funnel_outer"):
-        if not 0 < rep[key] < 1:
-            raise UserError(f"{config.origin}: report.{key} must be between 0 and 1, got {rep[key]!r}")
-    for key in ("spc_sigma", "spc_run_length", "age_band_years", "age_band_top"):
-        if rep[key] <= 0:
-            raise UserError(f"{config.origin}: report.{key} must be above 0, got {rep[key]!r}")
+RELEASED_COLUMNS = (
+    "is_suppressed",
+    "released_numerator",
+    "released_denominator",
+    "released_rate",
+    "released_ci_low",
+    "released_ci_high",
+)
 
 
 def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFrame:
     """Add rates, Wilson intervals and disclosure control to one measure's counts."""
-    threshold, rounding = disclosure.settings(config)
-    confidence = config["report"]["confidence"]
+    threshold, rounding = (config.disclosure.threshold, config.disclosure.rounding)
+    confidence = config.report.confidence
     t = counts.assign(measure_id=measure.id)
     t["period_start"] = pd.to_datetime(t.period_start).dt.date
     t = t.sort_values(["category", "period_type", "period_start", "group_by", "group_value"], kind="stable")
@@ -59,9 +55,9 @@ def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFram
     t = disclosure.apply(t, threshold, rounding)
     t["released_rate"] = proportion(t.released_numerator.astype("float64"), t.released_denominator.astype("float64"))
     t["released_ci_low"], t["released_ci_high"] = wilson_interval(
-        t.released_numerator.astype("float64"), t.released_denominator.astype("float64"), confidence)
-    return t[[*KEY_COLUMNS, "numerator", "denominator", "rate", "ci_low", "ci_high", "suppression",
-              *RELEASED_COLUMNS]]
+        t.released_numerator.astype("float64"), t.released_denominator.astype("float64"), confidence
+    )
+    return t[[*KEY_COLUMNS, "numerator", "denominator", "rate", "ci_low", "ci_high", "suppression", *RELEASED_COLUMNS]]
 
 
 def period_end(start: pd.Series, period_type: pd.Series) -> pd.Series:
@@ -79,8 +75,6 @@ def run_audit(con, config) -> dict[str, int]:
     missing = [t for t in REQUIRED if t not in con.list_tables()]
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
-    check_report_config(config)
-    disclosure.settings(config)
     population = audit_population(con, config).cache()
     causes = con.table("failure_causes")
     tables = {m.id: measure_table(measure_counts(population, causes, m).to_pandas(), m, config) for m in MEASURES}
@@ -89,29 +83,21 @@ def run_audit(con, config) -> dict[str, int]:
 
 
 def _write(con, tables: dict[str, pd.DataFrame], config) -> None:
-    threshold, rounding = disclosure.settings(config)
-    run = pd.DataFrame([{"run_at": datetime.now(timezone.utc).replace(tzinfo=None), "config_hash": config.hash(),
-                         "config_origin": config.origin, "threshold": threshold, "rounding": rounding,
-                         "confidence": float(config["report"]["confidence"]), "measures": ",".join(tables)}])
-    frames = {**{f"aud_{k}": v for k, v in tables.items()}, "audit_run": run}
-    db = con.con if con.name == "duckdb" else None
-    if db is not None:
-        db.execute("BEGIN TRANSACTION")
-    try:
-        for name, frame in frames.items():
-            con.create_table(name, ibis.memtable(frame, schema=_schema(frame)), overwrite=True)
-    except BaseException:
-        if db is not None:
-            db.execute("ROLLBACK")
-        raise
-    if db is not None:
-        db.execute("COMMIT")
-
-
-def _schema(frame: pd.DataFrame) -> dict[str, str] | None:
-    if "period_start" not in frame:
-        return None
-    types = {"period_start": "date", "period_end": "date", "numerator": "int64", "denominator": "int64",
-             "released_numerator": "int64", "released_denominator": "int64", "is_suppressed": "boolean"}
-    return {c: types.get(c, "float64" if c in ("rate", "ci_low", "ci_high") or c.startswith("released_")
-                         else "string") for c in frame.columns}
+    threshold, rounding = (config.disclosure.threshold, config.disclosure.rounding)
+    run = pd.DataFrame(
+        [
+            {
+                "run_at": datetime.now(UTC).replace(tzinfo=None),
+                "config_hash": config.hash(),
+                "config_origin": config.origin,
+                "threshold": threshold,
+                "rounding": rounding,
+                "confidence": float(config.report.confidence),
+                "measures": ",".join(tables),
+            }
+        ]
+    )
+    with transaction(con):
+        for name, frame in tables.items():
+            write_frame(con, f"aud_{name}", frame)
+        write_frame(con, "audit_run", run)

@@ -1,0 +1,148 @@
+"""Validate raw rows into staged tables and the quarantine, then reconcile.
+
+For each raw table present: type and map the rows (pipeline/staging/<table>.py), evaluate
+every row-level check in the database, write each failing row x check to `quarantine` with a
+reason a person can act on, write the rows that pass every check to `stg_<table>`, and check
+the staged table against its Pandera model (schemas/staged.py, from the table registry) in
+the database. The checks themselves are written to the `checks` table. Finally, per table
+and file, raw rows = staged rows + quarantined rows (a row failing several checks counts
+once) is stored in `load_log`; a mismatch is a bug and stops the run.
+
+The whole step runs in one transaction and rebuilds stg_* and quarantine from all raw rows,
+so running it twice gives the same result.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from types import ModuleType
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from pipeline.engine import tables, transaction
+from pipeline.engine.registry import COLUMNS, TABLES
+from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
+from pipeline.staging.common import Context, raw_values
+from schemas.staged import check_staged
+
+MODULES: dict[str, ModuleType] = {
+    "patients": patients,
+    "labs": labs,
+    "prescriptions": prescriptions,
+    "dispensings": dispensings,
+    "diagnoses": diagnoses,
+}
+
+
+class ReconciliationError(RuntimeError):
+    """raw != staged + quarantined: a bug in the pipeline, never the user's fault."""
+
+
+def checks_frame(ctx: Context) -> pd.DataFrame:
+    """The `checks` table: every row-level check of every table, in the order they run."""
+    rows = [
+        {"table_name": table, "check_id": c.check_id, "description": c.description, "position": i}
+        for table, module in MODULES.items()
+        for i, c in enumerate(module.checks(ctx), start=1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _failures(cand: ibis.Table, table: str, ctx: Context) -> ibis.Table:
+    parts = []
+    for check in MODULES[table].checks(ctx):
+        bad = cand.filter(check.fails(cand).fill_null(False))
+        parts.append(
+            bad.select(
+                table_name=ibis.literal(table),
+                row_id=bad.row_id,
+                source_file=bad.source_file,
+                source_row=bad.source_row,
+                check_id=ibis.literal(check.check_id),
+                reason=check.reason(bad).fill_null(check.description),
+                raw_values=raw_values(bad, COLUMNS[table]),
+            )
+        )
+    return ibis.union(*parts, distinct=False)
+
+
+def _stage_table(con, table: str, ctx: Context, progress) -> None:
+    progress(f"  validating raw_{table} ...")
+    cand = con.create_table(f"_cand_{table}", MODULES[table].typed(con.table(f"raw_{table}"), ctx), temp=True,
+                            overwrite=True)  # fmt: skip
+    tables.append(con, "quarantine", _failures(cand, table, ctx))
+    bad_ids = con.table("quarantine").filter(lambda q: q.table_name == table).select("row_id")
+    good = cand.anti_join(bad_ids, "row_id")
+    tables.write(con, f"stg_{table}", MODULES[table].staged(good).order_by("row_id"))
+    con.drop_table(f"_cand_{table}", force=True)
+    check_staged(table, con.table(f"stg_{table}"), ctx.config)
+
+
+def _reconcile_table(con, table: str) -> ibis.Table:
+    raw = con.table(f"raw_{table}").select("row_id", "source_file")
+    staged = con.table(f"stg_{table}").select(_staged=_.row_id)
+    q = con.table("quarantine")
+    bad = q.filter(q.table_name == table).select(_quarantined=q.row_id).distinct()
+    j = raw.left_join(staged, raw.row_id == staged._staged)
+    j = j.left_join(bad, j.row_id == bad._quarantined)
+    return j.group_by("source_file").aggregate(
+        table_name=ibis.literal(table),
+        raw_rows=j.count(),
+        staged_rows=j._staged.count(),
+        quarantined_rows=j._quarantined.count(),
+    )
+
+
+def reconcile(con, present: list[str]) -> list[dict]:
+    """Raw, staged and quarantined rows per table and file; a mismatch raises."""
+    parts = [_reconcile_table(con, t) for t in present]
+    df = ibis.union(*parts).order_by(["table_name", "source_file"]).to_pandas()
+    out = [
+        {k: (int(v) if k.endswith("_rows") else v) for k, v in r.items()}
+        for r in df[["table_name", "source_file", "raw_rows", "staged_rows", "quarantined_rows"]].to_dict("records")
+    ]
+    for r in out:
+        if r["raw_rows"] != r["staged_rows"] + r["quarantined_rows"]:
+            raise ReconciliationError(
+                f"{r['table_name']}/{r['source_file']}: raw {r['raw_rows']} != staged "
+                f"{r['staged_rows']} + quarantined {r['quarantined_rows']}"
+            )
+    return out
+
+
+def _write_load_log(con, result: list[dict]) -> None:
+    files = con.table("loaded_files")
+    latest = files.group_by("table_name", "source_file").aggregate(
+        load_id=files.load_id.max(), loaded_at=files.loaded_at.max()
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rec = ibis.memtable(pd.DataFrame(result))
+    joined = rec.left_join(latest, ["table_name", "source_file"])
+    log = joined.select(*rec.columns, "load_id", "loaded_at", validated_at=ibis.literal(now))
+    tables.write(con, "load_log", log.order_by(["table_name", "source_file"]))
+
+
+def present_tables(con) -> list[str]:
+    """The canonical tables with raw rows."""
+    return [t for t in TABLES if tables.exists(con, f"raw_{t}") and tables.count(con, f"raw_{t}") > 0]
+
+
+def validate(con, config, today: date | None = None, progress=print) -> list[dict]:
+    """Rebuild stg_* and quarantine from raw_*; return the reconciliation per table and file."""
+    present = present_tables(con)
+    ctx = Context(config=config, con=con, today=today or date.today())
+    with transaction(con):
+        tables.write_frame(con, "checks", checks_frame(ctx))
+        con.create_table("quarantine", schema=tables.ibis_schema("quarantine"), overwrite=True)
+        for t in TABLES:
+            tables.drop(con, f"stg_{t}")
+        _stage_table(con, "patients", ctx, progress)
+        ctx = Context(config=config, con=con, today=ctx.today, patients=con.table("stg_patients"))
+        for table in present:
+            if table != "patients":
+                _stage_table(con, table, ctx, progress)
+        result = reconcile(con, present)
+        _write_load_log(con, result)
+    return result

@@ -1,0 +1,178 @@
+"""The step chain as a library: load, validate, classify, audit, report, run.
+
+The CLI, the notebook API, the demo warehouse and the tests all call these functions; each
+opens the warehouse, runs one step and closes it, whatever happens. They print nothing:
+progress goes to the `progress` callback (the CLI shows it, the tests drop it), and every
+error a user can cause is a `UserError`.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> db = build_demo_warehouse(tmp / "demo.duckdb", patients=60)
+    >>> sorted(classify(db, load_config()))
+    ['episodes', 'failure_causes', 'iron_outcomes']
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pipeline.config import Config, load_config
+from pipeline.errors import UserError
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@contextmanager
+def warehouse(db: Path, read_only: bool = False, create: bool = False):
+    """The warehouse at `db`, closed on exit. Without `create`, a missing file is a user error."""
+    from pipeline.engine import connect
+
+    if not create and not Path(db).exists():
+        raise UserError(f"warehouse not found: {db} (run `anemia-audit load` first, or pass --db)")
+    con = connect(db, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.disconnect()
+
+
+def _require(con, prefix: str, db: Path, command: str) -> None:
+    if not any(t.startswith(prefix) for t in con.list_tables()):
+        raise UserError(f"{db}: no {prefix}* tables; run `anemia-audit {command}` first")
+
+
+@dataclass
+class LoadResult:
+    load_id: str
+    files: list[dict]
+    notes: list[str]
+
+
+def load(source: str, input_path: Path, db: Path, config: Config, progress: Progress = _quiet) -> LoadResult:
+    """Read `input_path` with the adapter for `source` and append it to raw_* (one transaction)."""
+    from pipeline.engine.raw import load_tables
+    from pipeline.extract import read_source
+
+    extract = read_source(source, input_path, config)
+    for note in extract.all_notes:
+        progress(f"  note: {note}")
+    with warehouse(db, create=True) as con:
+        summary = load_tables(con, extract.tables, source, progress=progress)
+    for f in summary["files"]:
+        progress(f"  {f['file']:<28} raw_{f['table']:<14} {f['rows']:>10,} rows  {f['status']}")
+    return LoadResult(summary["load_id"], summary["files"], extract.all_notes)
+
+
+def validate(db: Path, config: Config, today: date | None = None, progress: Progress = _quiet) -> list[dict]:
+    """raw_* -> stg_* + quarantine; returns the reconciliation per table and file."""
+    from pipeline.staging.validate import validate as run
+
+    with warehouse(db) as con:
+        _require(con, "raw_", db, "load")
+        return run(con, config, today=today, progress=progress)
+
+
+def classify(db: Path, config: Config, progress: Progress = _quiet) -> dict[str, int]:
+    """stg_* -> episodes, iron_outcomes, failure_causes; returns their row counts."""
+    from pipeline.rules.classify import classify as run
+
+    with warehouse(db) as con:
+        _require(con, "stg_", db, "validate")
+        return run(con, config)
+
+
+def audit(db: Path, config: Config, progress: Progress = _quiet) -> dict[str, int]:
+    """The classification tables -> aud_*; returns the row count of each measure table."""
+    from pipeline.audit.tables import run_audit
+
+    with warehouse(db) as con:
+        return run_audit(con, config)
+
+
+def report(
+    db: Path,
+    out: Path,
+    config: Config,
+    period_from: date | None = None,
+    period_to: date | None = None,
+    by: str | None = None,
+    manifest_extra: dict | None = None,
+) -> Path:
+    """aud_* -> the report folder (index.html, audit.xlsx, csv/, local-only/, manifest.json)."""
+    from pipeline.report import build_report
+
+    with warehouse(db) as con:
+        return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra)
+
+
+def synth(patients: int, seed: int, out: Path, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Write the synthetic cohort with planted truth to `out`."""
+    from pipeline.synth import generate
+
+    return generate(patients, seed, out, progress=progress)
+
+
+@dataclass
+class RunResult:
+    load: LoadResult
+    reconciliation: list[dict]
+    classified: dict[str, int]
+    audited: dict[str, int]
+    report: Path | None
+
+
+def run(
+    input_path: Path,
+    db: Path,
+    out: Path | None,
+    config: Config,
+    source: str = "csv",
+    by: str | None = None,
+    today: date | None = None,
+    progress: Progress = _quiet,
+    stage: Callable[[str], object] | None = None,
+) -> RunResult:
+    """The whole job on `input_path`: load -> validate -> classify -> audit -> report (when
+    `out` is given). `stage(name)` may return a context manager wrapped around each step
+    (the CLI uses it to time and announce them)."""
+    stage = stage or (lambda name: _nothing())
+    with stage("load"):
+        loaded = load(source, input_path, db, config, progress)
+    with stage("validate"):
+        recon = validate(db, config, today=today, progress=progress)
+    with stage("classify"):
+        classified = classify(db, config, progress)
+    with stage("audit"):
+        audited = audit(db, config, progress)
+    folder = None
+    if out is not None:
+        with stage("report"):
+            folder = report(db, out, config, None, None, by)
+    return RunResult(loaded, recon, classified, audited, folder)
+
+
+@contextmanager
+def _nothing():
+    yield
+
+
+def build_demo_warehouse(path: str | Path, patients: int = 300, seed: int = 1) -> Path:
+    """Synthesise `patients` patients, then load, validate, classify and audit them into a
+    new warehouse at `path` (which must not exist yet). Returns the path."""
+    path = Path(path)
+    if path.exists():
+        raise UserError(f"{path} already exists; the demo warehouse is always built new")
+    with tempfile.TemporaryDirectory() as tmp:
+        synth(patients, seed, Path(tmp))
+        run(Path(tmp), path, None, load_config())
+    return path

@@ -1,0 +1,54 @@
+"""Pandera models of the `stg_*` tables, declared from the table registry and run in the
+database (`pandera.ibis`: nothing is pulled into pandas).
+
+Each model is the registry's declaration of the table (pipeline/engine/registry.py): its
+columns in order (strict: no other column), their types, nullability, uniqueness, allowed
+values and bounds. A bound that is policy (`birth_year` from `[validation] min_year`) is read
+from the config, so the row checks and the model agree.
+
+    >>> from pipeline.config import load_config
+    >>> sorted(staged_model("patients", load_config()).columns)[:3]
+    ['age_band', 'birth_year', 'patient_id']
+"""
+
+from __future__ import annotations
+
+import pandera.errors
+import pandera.ibis as pa
+
+from pipeline.engine.registry import STAGED
+
+
+class StagedContractError(RuntimeError):
+    """A staged table broke its model after the row checks: a bug in staging, not in the data."""
+
+
+def _checks(column, config) -> list:
+    checks = []
+    if column.isin:
+        checks.append(pa.Check.isin(list(column.isin)))
+    if column.ge is not None:
+        checks.append(pa.Check.ge(column.ge))
+    if column.ge_config:
+        section, key = column.ge_config.split(".")
+        checks.append(pa.Check.ge(getattr(getattr(config, section), key)))
+    return checks
+
+
+def staged_model(table: str, config) -> pa.DataFrameSchema:
+    """The Pandera model of `stg_<table>` under `config`."""
+    declared = STAGED[table]
+    columns = {
+        c.name: pa.Column(c.ibis_type, checks=_checks(c, config), nullable=c.nullable, unique=c.unique,
+                          description=c.description)
+        for c in declared.columns
+    }  # fmt: skip
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, name=declared.name)
+
+
+def check_staged(table: str, expr, config) -> None:
+    """Validate `stg_<table>` in the database; a violation is a staging bug."""
+    try:
+        staged_model(table, config).validate(expr, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise StagedContractError(f"stg_{table} breaks its Pandera model:\n{exc.failure_cases}") from None
