@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import UserError
 from pipeline.extract.base import COLUMNS, REQUIRED_COLUMNS, REQUIRED_TABLES, TABLES, Extract, SourceTable, file_sha256
-from pipeline.privacy import screen_columns
+from pipeline.extract.privacy import screen_columns
 
 _SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _BATCH_BYTES = 16 << 20

@@ -10,10 +10,13 @@ MODULES = [
     "pipeline.config",
     "pipeline.codes",
     "pipeline.units",
-    "pipeline.privacy",
+    "pipeline.extract.privacy",
     "pipeline.explain.timeline",
     "pipeline.charts",
     "pipeline.audit.measures",
+    "pipeline.engine.registry",
+    "pipeline.steps",
+    "schemas.staged",
 ]
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.errors import UserError
-from pipeline.privacy import looks_like_identifier
+from pipeline.extract.privacy import looks_like_identifier
 from tests.conftest import load_and_validate, write_input, write_table
 
 IDENTIFIERS = [
