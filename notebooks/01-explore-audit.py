@@ -29,7 +29,7 @@ from pipeline import charts
 from pipeline.audit.measures import BY_ID, MEASURES, audit_population, predicate
 from pipeline.config import load_config
 from pipeline.explain.timeline import patient_timeline
-from pipeline.report.build import funnel_frame, read_release, spc_frame
+from pipeline.report.frames import funnel_frame, read_release, spc_frame
 
 cfg = load_config()
 wh = pipeline.open_warehouse(os.environ.get("ANEMIA_AUDIT_DB", "../data/processed/audit.duckdb"))

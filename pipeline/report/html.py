@@ -19,7 +19,7 @@ import vl_convert as vlc
 from altair.utils._importers import vl_version_for_vl_convert
 
 from pipeline.report import charts
-from pipeline.report.build import csv_frame
+from pipeline.report.frames import csv_frame
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 WITHHELD, MISSING = "*", "–"
