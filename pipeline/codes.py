@@ -23,14 +23,24 @@ from pipeline.paths import CODELISTS_DIR, REFERENCE_DIR
 _BOOL_COLUMNS = ("has_iron", "has_b12", "has_folate")
 
 
-def _read(path) -> pd.DataFrame:
+def read_table(path) -> pd.DataFrame:
+    """A committed CSV (code list or reference table) as text; only an empty cell is missing
+    (so a code such as `NA` or `None` stays a code). Every reader of data/ goes through here."""
     return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def read_codelist(name: str) -> pd.DataFrame:
+    return read_table(CODELISTS_DIR / name)
+
+
+def read_reference(name: str) -> pd.DataFrame:
+    return read_table(REFERENCE_DIR / name)
 
 
 @lru_cache(maxsize=1)
 def load_lab_codes() -> pd.DataFrame:
     """lab_analytes.csv; NAME entries are matched on the trimmed, lower-cased test name."""
-    df = _read(CODELISTS_DIR / "lab_analytes.csv")
+    df = read_codelist("lab_analytes.csv")
     df["match_key"] = df["code"].str.strip().str.lower()
     return df
 
@@ -39,7 +49,7 @@ def load_lab_codes() -> pd.DataFrame:
 def load_drug_codes() -> pd.DataFrame:
     """drugs.csv with a whole-word regex `pattern` for NAME entries and a `specificity`
     (longer code or name = more specific) used to pick class and iron content."""
-    df = _read(CODELISTS_DIR / "drugs.csv")
+    df = read_codelist("drugs.csv")
     for col in _BOOL_COLUMNS:
         df[col] = df[col].str.lower().eq("true")
     for col in ("elemental_iron_mg_per_unit", "elemental_iron_fraction"):
@@ -56,7 +66,7 @@ def load_drug_codes() -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def load_condition_codes() -> pd.DataFrame:
     """conditions.csv; codes are prefixes without the dot, matched longest-first."""
-    df = _read(CODELISTS_DIR / "conditions.csv")
+    df = read_codelist("conditions.csv")
     df["code_prefix"] = df["code_prefix"].str.upper().str.replace(".", "", regex=False)
     return df
 
@@ -64,17 +74,7 @@ def load_condition_codes() -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def load_analytes() -> pd.DataFrame:
     """data/reference/analytes.csv: canonical unit and plausible range per analyte."""
-    df = _read(REFERENCE_DIR / "analytes.csv")
+    df = read_reference("analytes.csv")
     for col in ("plausible_min", "plausible_max"):
         df[col] = pd.to_numeric(df[col])
     return df
-
-
-def codelist_versions() -> dict[str, list[str]]:
-    """Distinct versions per code list file, for the report manifest."""
-    out = {}
-    for path in sorted(CODELISTS_DIR.glob("*.csv")):
-        df = _read(path)
-        if "version" in df.columns:
-            out[path.name] = sorted(df["version"].dropna().unique().tolist())
-    return out

@@ -17,7 +17,7 @@ from functools import lru_cache
 import ibis
 import pandas as pd
 
-from pipeline.paths import REFERENCE_DIR
+from pipeline.codes import read_reference
 
 _REPLACEMENTS = (("µ", "u"), ("μ", "u"), ("mcg", "ug"), ("^", "*"), ("x10", "10"), ("×10", "10"))
 
@@ -39,7 +39,7 @@ def normalise_unit_expr(col: ibis.ir.StringValue) -> ibis.ir.StringValue:
 
 @lru_cache(maxsize=1)
 def load_conversions() -> pd.DataFrame:
-    df = pd.read_csv(REFERENCE_DIR / "unit_conversions.csv", dtype=str, keep_default_na=False)
+    df = read_reference("unit_conversions.csv").fillna("")
     df["factor"] = pd.to_numeric(df["factor"])
     df["from_unit_norm"] = df["from_unit"].map(normalise_unit)
     dupes = df.duplicated(["analyte", "from_unit_norm"])

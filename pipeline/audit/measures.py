@@ -47,7 +47,6 @@ class Measure:
     numerator_where: tuple[Condition, ...] = ()
     category: str | None = None
     categories: tuple[str, ...] = field(default=())
-    lower_is_better: bool = True
 
 
 def _untested(agent: str, name: str, test: str) -> Measure:
@@ -117,7 +116,6 @@ MEASURES: tuple[Measure, ...] = (
         "not assessable is itself a quality measure",
         denominator_where=(("agent", "in", ("iron",)), NOT_EXCLUDED),
         numerator_where=(("followup_hb_g_l", "not_null", ()),),
-        lower_is_better=False,
     ),
     Measure(
         id="iron_failed",
@@ -143,7 +141,6 @@ MEASURES: tuple[Measure, ...] = (
         denominator_where=(("agent", "in", ("iron",)), NOT_EXCLUDED, ("outcome", "in", ("failed",))),
         category="cause",
         categories=CAUSES,
-        lower_is_better=False,
     ),
 )
 

@@ -27,19 +27,11 @@ from pipeline.audit import disclosure
 from pipeline.audit.measures import MEASURES, Measure, audit_population, measure_counts
 from pipeline.audit.stats import proportion, wilson_interval
 from pipeline.engine import transaction
+from pipeline.engine.registry import spec
 from pipeline.engine.tables import write_frame
 from pipeline.errors import UserError
 
 REQUIRED = ("episodes", "iron_outcomes", "failure_causes")
-KEY_COLUMNS = ("measure_id", "category", "period_type", "period_start", "period_end", "group_by", "group_value")
-RELEASED_COLUMNS = (
-    "is_suppressed",
-    "released_numerator",
-    "released_denominator",
-    "released_rate",
-    "released_ci_low",
-    "released_ci_high",
-)
 
 
 def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFrame:
@@ -57,7 +49,7 @@ def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFram
     t["released_ci_low"], t["released_ci_high"] = wilson_interval(
         t.released_numerator.astype("float64"), t.released_denominator.astype("float64"), confidence
     )
-    return t[[*KEY_COLUMNS, "numerator", "denominator", "rate", "ci_low", "ci_high", "suppression", *RELEASED_COLUMNS]]
+    return t[list(spec("aud_*").names)]
 
 
 def period_end(start: pd.Series, period_type: pd.Series) -> pd.Series:

@@ -20,8 +20,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from pipeline.codes import load_drug_codes, load_lab_codes
-from pipeline.paths import CODELISTS_DIR
+from pipeline.codes import load_drug_codes, load_lab_codes, read_codelist
 
 RESULT_COLUMNS = ("domain", "source_code", "source_name", "n_rows")
 
@@ -51,7 +50,7 @@ def unmapped(con, limit: int | None = None, everything: bool = False) -> pd.Data
 
 def _keywords(domain: str) -> str:
     """One regular expression matching any coverage keyword of `domain` (lower-case text)."""
-    df = pd.read_csv(CODELISTS_DIR / "coverage_keywords.csv", dtype=str, keep_default_na=False)
+    df = read_codelist("coverage_keywords.csv").fillna("")
     return "(?:" + "|".join(df.loc[df["domain"] == domain, "pattern"]) + ")"
 
 
