@@ -1,8 +1,10 @@
-"""Classification rules: one module per clinical question, each a function from Ibis tables
-and the audit config to an Ibis table. Nothing here runs a query; `pipeline.rules.classify`
-assembles the expressions and writes them to the warehouse.
+"""Rules: stg_* -> episodes, iron_outcomes, failure_causes.
 
-- `staged`: the staged input tables, with the optional ones explicitly absent (`None`).
+One module per clinical question, each a function from Ibis tables and the audit config to
+an Ibis table. Nothing here runs a query; `classify` assembles the expressions and writes
+the three tables to the warehouse (all together).
+
+- `inputs`: the staged input tables, with the optional ones explicitly absent (`None`).
 - `timing`: the tie rule for "was this before that" when one side has only a date.
 - `lab_values`: comparisons that respect a reported comparator (`<5`).
 - `episodes`: treatment episodes per agent (wash-out, overlapping prescriptions).
