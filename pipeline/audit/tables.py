@@ -27,11 +27,10 @@ from pipeline.audit import disclosure
 from pipeline.audit.measures import MEASURES, Measure, audit_population, measure_counts
 from pipeline.audit.stats import proportion, wilson_interval
 from pipeline.engine import transaction
+from pipeline.engine.registry import CLASSIFIED as OUTPUT_TABLES
 from pipeline.engine.registry import spec
 from pipeline.engine.tables import write_frame
 from pipeline.errors import UserError
-
-REQUIRED = ("episodes", "iron_outcomes", "failure_causes")
 
 
 def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFrame:
@@ -64,7 +63,7 @@ def run_audit(con, config) -> dict[str, int]:
     """Build every registered measure into `aud_<measure_id>` (replacing earlier versions)
     and return the row count of each. Needs the classification tables (`anemia-audit
     classify`); stg_patients is optional (sex and age band are then 'unknown')."""
-    missing = [t for t in REQUIRED if t not in con.list_tables()]
+    missing = [t for t in OUTPUT_TABLES if t not in con.list_tables()]
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
     population = audit_population(con, config).cache()

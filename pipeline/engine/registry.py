@@ -291,6 +291,8 @@ _CLASSIFIED = (
     )),
 )  # fmt: skip
 
+CLASSIFIED = tuple(t.name for t in _CLASSIFIED)  # what classify writes and audit needs
+
 AUDIT_MEASURE = Table("aud_*", "measure x category x period type x period x breakdown x group value", "audit", (
     C("measure_id", "string", "measure (docs/measures.md)"),
     C("category", "string", "`all`, or the failure cause for a categorised measure"),

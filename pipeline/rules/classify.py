@@ -24,11 +24,11 @@ import ibis
 
 from pipeline.config import Config, load_config
 from pipeline.engine import tables, transaction
-from pipeline.engine.registry import spec
+from pipeline.engine.registry import CLASSIFIED, spec
 from pipeline.rules import adherence, causes, coprescribing, episodes, exclusions, response, testing
 from pipeline.rules.inputs import Staged, attach, read_staged
 
-OUTPUT_TABLES = ("episodes", "iron_outcomes", "failure_causes")
+OUTPUT_TABLES = CLASSIFIED
 
 EPISODE_COLUMNS = spec("episodes").names
 OUTCOME_COLUMNS = spec("iron_outcomes").names

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 
 import ibis
 
+from pipeline.engine.registry import REQUIRED_TABLES, TABLES
 from pipeline.errors import UserError
-
-REQUIRED = ("patients", "labs", "prescriptions")
-OPTIONAL = ("dispensings", "diagnoses")
 
 
 @dataclass(frozen=True)
@@ -31,10 +29,10 @@ def read_staged(con) -> Staged:
     """The `stg_*` tables of the warehouse behind `con`; a missing required table is a user
     error (validation has not run), a missing optional table is `None`."""
     present = set(con.list_tables())
-    missing = [f"stg_{t}" for t in REQUIRED if f"stg_{t}" not in present]
+    missing = [f"stg_{t}" for t in REQUIRED_TABLES if f"stg_{t}" not in present]
     if missing:
         raise UserError(f"warehouse has no {', '.join(missing)}: run `anemia-audit validate` first")
-    tables = {t: con.table(f"stg_{t}") if f"stg_{t}" in present else None for t in REQUIRED + OPTIONAL}
+    tables = {t: con.table(f"stg_{t}") if f"stg_{t}" in present else None for t in TABLES}
     return Staged(**tables)
 
 
