@@ -172,6 +172,20 @@ class Report:
     top_quarantine_reasons: int = num(ge=1)
 
 
+@dataclass(frozen=True)
+class Standards:
+    """Audit standards per measure: `<measure>_max` (at most) or `<measure>_min` (at least)."""
+
+    iron_untested_max: float = num(ge=0, le=1)
+    b12_untested_max: float = num(ge=0, le=1)
+    folate_untested_max: float = num(ge=0, le=1)
+    tested_after_only_max: float = num(ge=0, le=1)
+    treated_despite_normal_max: float = num(ge=0, le=1)
+    just_in_case_max: float = num(ge=0, le=1)
+    iron_monitored_min: float = num(ge=0, le=1)
+    iron_failed_max: float = num(ge=0, le=1)
+
+
 SECTIONS: dict[str, type] = {
     "episodes": Episodes,
     "testing": Testing,
@@ -185,6 +199,7 @@ SECTIONS: dict[str, type] = {
     "validation": Validation,
     "mimic": Mimic,
     "report": Report,
+    "standards": Standards,
 }
 
 
@@ -204,6 +219,7 @@ class Config:
     validation: Validation
     mimic: Mimic
     report: Report
+    standards: Standards
     origin: str = "defaults"
     sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, repr=False)
 

@@ -15,10 +15,13 @@ from datetime import UTC, date, datetime
 import ibis
 import pandas as pd
 
+from pipeline.audit.disclosure import round_counts
+from pipeline.audit.headline import headline, report_span
 from pipeline.audit.measures import BY_ID, GROUP_BYS, MEASURES, Measure
 from pipeline.audit.stats import binomial_limits, p_chart, z_value
 from pipeline.errors import UserError
 from pipeline.report.charts import funnel_flags, funnel_limit_curves
+from pipeline.report.labels import item_label
 
 RELEASE_COLUMNS = (
     "measure_id",
@@ -68,6 +71,8 @@ class ReportData:
     causes: pd.DataFrame
     loads: pd.DataFrame
     reasons: pd.DataFrame
+    headline: pd.DataFrame
+    facts: dict
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -105,9 +110,42 @@ def collect(con, config, period_from: date | None, period_to: date | None, by: s
         causes=causes,
         loads=load_table(con),
         reasons=quarantine_reasons(con, config),
+        headline=headline_frame(con, config, period_from, period_to),
+        facts=facts(con, config, period_from, period_to),
     )
     data.files = _files(data, releases)
     return data
+
+
+def headline_frame(con, config, period_from, period_to) -> pd.DataFrame:
+    """The headline items with their plain-words label (released values only)."""
+    h = headline(con, config, period_from, period_to)
+    h.insert(1, "label", [item_label(i) for i in h.item])
+    h = h.rename(columns={"released_numerator": "numerator", "released_denominator": "denominator",
+                          "is_suppressed": "suppressed"})  # fmt: skip
+    for col in ("rate", "ci_low", "ci_high", "previous_rate", "change"):
+        h[col] = h[col].round(RATE_DECIMALS)
+    return h
+
+
+def facts(con, config, period_from, period_to) -> dict:
+    """What the figures rest on: the period, patients and episodes in it (rounded like any
+    released count), the sources loaded and every config value changed from the defaults."""
+    lo, hi = report_span(con)
+    start, end = period_from or lo, period_to or hi
+    ep = con.table("episodes")
+    if start is not None:
+        day = ep.start_at.date()
+        ep = ep.filter((day >= ibis.literal(start)) & (day <= ibis.literal(end)))
+    counts = ep.aggregate(patients=ep.patient_id.nunique(), episodes=ep.count()).to_pandas().iloc[0]
+    threshold, rounding = config.disclosure.threshold, config.disclosure.rounding
+    released = {k: int(round_counts([int(counts[k])], rounding, threshold)[0]) for k in ("patients", "episodes")}
+    sources = []
+    if "loaded_files" in con.list_tables():
+        lf = con.table("loaded_files")
+        sources = sorted(set(lf.select("source").distinct().to_pandas()["source"]))
+    return {"period_start": start, "period_end": end, **released, "sources": sources,
+            "config_origin": config.origin, "config_changes": config.differences()}  # fmt: skip
 
 
 def _disclosure_used(con, config) -> tuple[int, int]:
@@ -287,7 +325,7 @@ def quarantine_reasons(con, config) -> pd.DataFrame:
 
 def _files(data: ReportData, releases: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """csv/ file name -> frame; the same frames fill the Excel sheets and HTML tables."""
-    files = {"summary.csv": data.summary}
+    files = {"headline.csv": data.headline, "summary.csv": data.summary}
     for m in MEASURES:
         files[f"{m.id}.csv"] = releases[m.id]
     for s in data.sections:

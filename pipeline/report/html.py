@@ -61,7 +61,7 @@ def _format(v, kind: str, withheld: bool) -> str:
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return WITHHELD if withheld and kind in ("count", "pct") else (MISSING if kind in ("count", "pct") else "")
     if kind == "count":
-        return f"{int(v):,}"
+        return v if isinstance(v, str) else f"{int(v):,}"
     if kind == "pct":
         return f"{float(v) * 100:.1f}"
     if kind == "date":
@@ -130,10 +130,37 @@ def _measure_views(data) -> tuple[list[dict], dict]:
     return sections, specs
 
 
+def _headline_views(data, confidence: float) -> dict[str, TableView]:
+    """The two questions, answered for the whole report period (csv/headline.csv)."""
+    h = data.headline
+    cols = [
+        Column("label", "", "label"),
+        Column("numerator", "n", "count"),
+        Column("denominator", "N", "count"),
+        Column("rate", "Rate %", "pct"),
+        Column("ci_low", f"{confidence * 100:g} % CI low", "pct"),
+        Column("ci_high", "high", "pct"),
+        Column("change", "Change vs previous period (points)", "pct"),
+        Column("target", "Standard %", "pct"),
+        Column("standard", "Met?"),
+    ]
+    views = {}
+    for question, caption in (("testing", "1. How often did treatment come before testing?"),
+                              ("iron", "2. How often did iron therapy fail?")):  # fmt: skip
+        views[question] = table_view(h[(h.question == question) & h.cause.isna()], "csv/headline.csv", ["item"], cols,
+                                     caption)  # fmt: skip
+    views["causes"] = table_view(
+        h[h.cause.notna()], "csv/headline.csv", ["item"], [Column("label", "Why iron failed", "label"), *cols[1:6]],
+        "Causes among failed iron episodes, common causes first (an episode can have several)",
+    )  # fmt: skip
+    return views
+
+
 def render(data, config) -> str:
     rep = config.report
     ci = _ci_columns(rep.confidence)
     sections, specs = _measure_views(data)
+    headline = _headline_views(data, rep.confidence)
     summary = table_view(
         data.summary,
         "csv/summary.csv",
@@ -191,6 +218,7 @@ def render(data, config) -> str:
     return env.get_template("report.html.j2").render(
         data=data,
         rep=rep,
+        headline=headline,
         sections=sections,
         summary=summary,
         causes=causes_view,

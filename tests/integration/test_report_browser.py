@@ -161,3 +161,24 @@ def test_withheld_cells_show_a_star(page_and_report):
     stars = [c["text"] for r in causes["rows"] for c in r["cells"] if c["kind"] in ("count", "pct")]
     assert "*" in stars and any(s not in ("*", "–") for s in stars)
     assert json.loads((folder / "manifest.json").read_text())["disclosure"]["threshold"] == 7
+
+
+def test_the_headline_answers_both_questions_in_the_first_screen(page_and_report, tmp_path_factory):
+    page, folder, _ = page_and_report
+    page.evaluate("window.scrollTo(0, 0)")
+    first = page.query_selector("table[data-source='csv/headline.csv']")
+    assert first.bounding_box()["y"] < LAPTOP["height"], "the first headline table starts below the first screen"
+    text = page.inner_text("#headline")
+    assert "How often did treatment come before testing?" in text and "How often did iron therapy fail?" in text
+    headline = {r["item"]: r for r in _csv(folder, "csv/headline.csv")}
+    released = headline["iron_untested"]
+    assert released["suppressed"] == "false" and f"{float(released['rate']) * 100:.1f}" in text
+    # the causes come in the clinical order: dose, course, adherence first; IRIDA, unexplained last
+    causes = page.eval_on_selector_all(
+        "#headline table:last-of-type tbody tr td[data-col='label']", "els => els.map(e => e.textContent)"
+    )
+    assert causes[:3] == ["Dose too low", "Course too short", "Tablets not taken (few pharmacy collections)"]
+    assert causes[-1] == "No cause found in the data"
+    shots = tmp_path_factory.mktemp("artefacts")
+    page.screenshot(path=str(shots / "headline.png"))  # kept with the test run's artefacts
+    assert (shots / "headline.png").stat().st_size > 10_000
