@@ -228,7 +228,45 @@ def run(
     print_reconciliation(result.reconciliation)
     say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in result.classified.items()))
     say(f"done in {time.perf_counter() - t0:.1f} s")
-    say(f"report: {result.report}/index.html")
+    print_headline(result.report)
+    print_outputs(result.report, result.reconciliation)
+
+
+def print_headline(folder: Path) -> None:
+    """The released headline figures (csv/headline.csv): both questions in a few lines."""
+    import csv
+
+    path = folder / "csv" / "headline.csv"
+    if not path.exists():
+        return
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows:
+        say(f"headline, {rows[0]['period_start']} to {rows[0]['period_end']} (released figures):")
+    for r in rows:
+        if r["item"].startswith("cause_") or r["item"].endswith("_tested_after_only"):
+            continue
+        if r["suppressed"] == "true" or not r["rate"]:
+            figure = "withheld (small numbers)"
+        else:
+            figure = f"{float(r['rate']) * 100:5.1f} %  ({r['numerator']} of {r['denominator']})"
+        standard = f"  standard: {r['standard']}" if r["standard"] else ""
+        say(f"  {r['label']:<74} {figure}{standard}")
+    causes = [r for r in rows if r["item"].startswith("cause_")]
+    if causes:
+        shares = [f"{r['label'].lower()} {float(r['rate']) * 100:.0f} %" if r["rate"] else f"{r['label'].lower()} *"
+                  for r in causes]  # fmt: skip
+        say("  why iron failed (share of failed episodes, common causes first): " + "; ".join(shares))
+
+
+def print_outputs(folder: Path, reconciliation: list[dict]) -> None:
+    quarantined = sum(r["quarantined_rows"] for r in reconciliation)
+    raw = sum(r["raw_rows"] for r in reconciliation)
+    say(f"report: {folder}/index.html")
+    say(f"excel:       {folder}/audit.xlsx")
+    say(f"csv:         {folder}/csv/")
+    say(f"local-only:  {folder}/local-only/  (case lists: not for release)")
+    say(f"quarantine:  {quarantined:,} of {raw:,} rows; reasons in {folder}/csv/data_quality_quarantine.csv")
 
 
 @app.command()

@@ -34,7 +34,7 @@ def build_report(
     by: str | None = None,
     manifest_extra: dict | None = None,
 ) -> Path:
-    """Write `out_dir/anemia-audit-report-<period_to or today>/` (index.html, audit.xlsx,
+    """Write `out_dir/anemia-audit-report-<from>_<to>/` (`folder_name`; index.html, audit.xlsx,
     csv/, local-only/case_lists.csv, manifest.json) and return its path. Needs the aud_*
     tables (`anemia-audit audit`). Periods (months, quarters) are shown when they lie
     wholly between `period_from` and `period_to` (either may be None: no bound)."""
@@ -45,7 +45,7 @@ def build_report(
     data = collect(con, config, period_from, period_to, by)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / f"anemia-audit-report-{(period_to or date.today()).isoformat()}"
+    final = out_dir / folder_name(data.facts["period_start"], data.facts["period_end"])
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=out_dir))
     try:
         outputs = write_csv(tmp / "csv", data.files)
@@ -69,6 +69,15 @@ def build_report(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def folder_name(start: date | None, end: date | None) -> str:
+    """Named for the period the report covers (by default the span of the episode starts),
+    so a rerun for the same period replaces it and a reader sees what it covers. Without
+    episodes: today's date."""
+    if start is None or end is None:
+        return f"anemia-audit-report-{date.today().isoformat()}"
+    return f"anemia-audit-report-{start.isoformat()}_{end.isoformat()}"
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:

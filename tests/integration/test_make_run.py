@@ -36,6 +36,17 @@ def test_make_run_succeeds_and_prints_the_report_path(make_run):
     assert index.startswith(str(reports)) and os.path.exists(index)
 
 
+def test_make_run_ends_with_the_headline_and_every_output_path(make_run):
+    r, _, _, _ = make_run
+    out = r.stdout
+    assert "headline, " in out and "Iron started without a prior iron test" in out
+    assert "Iron treatment failed" in out and "why iron failed" in out
+    for label in ("excel:", "csv:", "local-only:", "quarantine:"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(label))
+        path = line.split()[-1] if label == "quarantine:" else line.split()[1]
+        assert os.path.exists(path), line
+
+
 def test_summary_reconciles_every_table(make_run):
     r, db, _, synth = make_run
     assert "reconciliation: raw = staged + quarantined for every file" in r.stdout

@@ -44,7 +44,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def test_folder_is_dated_and_complete(report):
-    assert report.name == "anemia-audit-report-2024-06-30"
+    assert report.name == "anemia-audit-report-2024-01-01_2024-06-30"  # the demo cohort's span up to --to
     for name in (
         "index.html",
         "audit.xlsx",
