@@ -29,10 +29,22 @@ from pipeline import charts
 from pipeline.audit.measures import BY_ID, MEASURES, audit_population, predicate
 from pipeline.config import load_config
 from pipeline.explain.timeline import patient_timeline
-from pipeline.report.frames import funnel_frame, read_release, spc_frame
+from pipeline.report.frames import funnel_frame, headline_frame, read_release, spc_frame
 
+charts.enable_offline()  # charts render without internet
 cfg = load_config()
 wh = pipeline.open_warehouse(os.environ.get("ANEMIA_AUDIT_DB", "../data/processed/audit.duckdb"))
+
+# %% [markdown]
+# ## The headline
+# Both questions for the whole span of the data, as on the report's first screen
+# (released figures: small numbers withheld, counts rounded).
+
+# %%
+head = headline_frame(wh.con, cfg, None, None)
+head[["label", "numerator", "denominator", "rate", "ci_low", "ci_high", "standard"]]
+
+# %%
 pd.DataFrame([(m.id, m.title, m.unit) for m in MEASURES], columns=["measure", "title", "unit of analysis"])
 
 # %% [markdown]

@@ -26,6 +26,9 @@ import altair as alt
 import pandas as pd
 
 import pipeline
+from pipeline import charts
+
+charts.enable_offline()  # charts render without internet
 
 DB = os.environ.get("ANEMIA_AUDIT_DB", "../data/processed/audit.duckdb")
 wh = pipeline.open_warehouse(DB)

@@ -25,7 +25,10 @@ import altair as alt
 import pandas as pd
 
 import pipeline
+from pipeline import charts
 from pipeline.explain.coverage import unmapped
+
+charts.enable_offline()  # charts render without internet
 
 wh = pipeline.open_warehouse(os.environ.get("ANEMIA_AUDIT_DB", "../data/processed/audit.duckdb"))
 wh

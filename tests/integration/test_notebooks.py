@@ -68,3 +68,6 @@ def test_notebook_runs_top_to_bottom(source, warehouse, monkeypatch):
     )
     client.execute()  # raises CellExecutionError on the first failing cell
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    html = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "data" in o and "text/html" in o["data"] and "vega" in o["data"]["text/html"].lower()]  # fmt: skip
+    assert all("cdn.jsdelivr" not in h and "https://" not in h[:20000] for h in html), "a chart loads Vega from a CDN"
