@@ -150,7 +150,7 @@ STAGED: dict[str, Table] = {
         C("analyte", "string", "analyte from data/codelists/lab_analytes.csv; null when unmapped"),
         C("loinc", "string", "LOINC code as given"),
         C("test_name", "string", "local test name as given"),
-        C("value_num", "float64", "numeric value in the canonical unit (null for unmapped tests)"),
+        C("value_num", "float64", "value in the canonical unit; null when unmapped or unreadable"),
         C("comparator", "string", "comparator parsed from values like <5", isin=("<", "<=", ">", ">=")),
         C("unit", "string", "canonical unit (data/reference/analytes.csv)"),
         C("unit_raw", "string", "unit as given"),

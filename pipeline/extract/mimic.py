@@ -64,7 +64,12 @@ NEEDED_COLUMNS: dict[str, tuple[str, ...]] = {
 EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("anchor_year_group",),
     "d_labitems": ("loinc_code",),
+    "labevents": ("comments",),
 }
+# A result MIMIC reports only in `comments` ("GREATER THAN 2000.", "<0.01.  cTropnT > 0.10 ...",
+# ">2000*."): a leading comparator, in words or as a sign, then a number. Anything else in the
+# comment ("UNABLE TO REPORT.", "HOLD.  DISCARD GREATER THAN 8 HOURS OLD.") gives no value.
+_COMMENT_RESULT = r"^\s*(GREATER THAN|LESS THAN|>=|<=|>|<)\s*([0-9]+(\.[0-9]+)?|\.[0-9]+)"
 
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -180,12 +185,16 @@ def _labs(con, paths) -> SourceTable:
     (the validate step maps NAME entries of lab_analytes.csv on the exact lower-cased name).
     loinc comes from d_labitems.loinc_code when the release has it (v1.0), else null.
     value is valuenum when present, else the value text (so '<1' or '>300' keep their
-    comparator); text with a leading comparator wins over valuenum. unit = valueuom
+    comparator); text with a leading comparator wins over valuenum. When value and valuenum
+    are both empty, a comparator and number leading the `comments` text become the value
+    ('GREATER THAN 2000.' -> '>2000', '<0.01.  cTropnT ...' -> '<0.01'); other comments give no
+    value (validation decides what an empty value means). unit = valueuom
     (blank -> null); ref_low/ref_high = ref_range_lower/upper. An itemid missing from
     d_labitems gets test_name 'MIMIC itemid <id>' (unmapped, listed by coverage).
     """
     has_loinc = "loinc_code" in files.column_names(con, "d_labitems")
     loinc = "nullif(trim(d.loinc_code), '')" if has_loinc else "NULL"
+    from_comment = _comment_value("l.comments") if "comments" in files.column_names(con, "labevents") else "NULL"
     sql = f"""
         SELECT l.source_row, l.subject_id AS patient_id, {_shifted("l.charttime")} AS taken_at,
                {loinc} AS loinc,
@@ -193,7 +202,8 @@ def _labs(con, paths) -> SourceTable:
                     WHEN lower(trim(d.fluid)) = 'blood' THEN trim(d.label)
                     ELSE coalesce(trim(d.fluid), 'unknown fluid') || ': ' || trim(d.label) END AS test_name,
                CASE WHEN regexp_matches(coalesce(l.value, ''), '^\\s*[<>]') THEN trim(l.value)
-                    ELSE coalesce(nullif(trim(l.valuenum), ''), nullif(trim(l.value), '')) END AS value,
+                    ELSE coalesce(nullif(trim(l.valuenum), ''), nullif(trim(l.value), ''), {from_comment}) END
+                 AS value,
                nullif(trim(l.valueuom), '') AS unit,
                nullif(trim(l.ref_range_lower), '') AS ref_low, nullif(trim(l.ref_range_upper), '') AS ref_high
         FROM labevents l
@@ -207,6 +217,15 @@ def _labs(con, paths) -> SourceTable:
         "items of fluids other than Blood are named '<fluid>: <label>' so they do not map"
     ]
     return _source_table(con, "labs", paths["labevents"], sql, notes)
+
+
+def _comment_value(col: str) -> str:
+    """SQL: '<comparator><number>' from a comment that starts with one (see _COMMENT_RESULT), else NULL."""
+    text = f"upper({col})"
+    word = f"regexp_extract({text}, '{_COMMENT_RESULT}', 1)"
+    number = f"regexp_extract({text}, '{_COMMENT_RESULT}', 2)"
+    sign = f"CASE {word} WHEN 'GREATER THAN' THEN '>' WHEN 'LESS THAN' THEN '<' ELSE {word} END"
+    return f"CASE WHEN regexp_matches({text}, '{_COMMENT_RESULT}') THEN {sign} || {number} END"
 
 
 def _prescriptions(con, paths) -> SourceTable:

@@ -23,10 +23,14 @@ Result of the tests before the start (`prior_result_class`), from `[deficiency]`
 - B12 < b12_deficient_pmol_l (148): deficient; up to b12_indeterminate_pmol_l (221,
   inclusive): indeterminate; above: not_deficient (BSH 2014);
 - folate < folate_deficient_nmol_l (7): deficient, else not_deficient (BSH 2014);
-- any other qualifying test (holotranscobalamin, methylmalonic acid, red-cell folate) and any
-  result without a numeric value: indeterminate (no cut-off in RULES.md).
+- any other qualifying test (holotranscobalamin, methylmalonic acid, red-cell folate):
+  indeterminate (no cut-off in RULES.md);
+- a qualifying test without a usable value (reported only as text, e.g. "UNABLE TO REPORT";
+  staged with value_num null, see pipeline/staging/labs.py): unknown. It still counts as a
+  test taken (RULES.md: a test counts as taken when its sample was taken, whatever its value).
 Several tests in the look-back: deficient if any shows deficiency, else indeterminate if any
-is indeterminate, else not_deficient. No test before the start: unknown.
+is indeterminate, else not_deficient if any is not deficient, else unknown (only tests
+without a value). No test before the start: unknown.
 A reported comparator counts (`<25` ferritin is below 30), see `lab_values`.
 """
 
@@ -56,14 +60,14 @@ def _classify_single(t: ibis.Table, analyte: str, cfg, inflamed: ibis.Value) -> 
     elif analyte == "b12":
         indeterminate = ~is_above(v, c, d.b12_indeterminate_pmol_l)
         return ibis.cases(
-            (v.isnull(), "indeterminate"),
+            (v.isnull(), "unknown"),
             (is_below(v, c, d.b12_deficient_pmol_l), "deficient"),
             (indeterminate, "indeterminate"),
             else_="not_deficient",
         )
     else:
-        return ibis.literal("indeterminate")
-    return ibis.cases((v.isnull(), "indeterminate"), (deficient, "deficient"), else_="not_deficient")
+        return ibis.ifelse(v.isnull(), "unknown", "indeterminate")
+    return ibis.cases((v.isnull(), "unknown"), (deficient, "deficient"), else_="not_deficient")
 
 
 def inflamed_ferritin_rows(labs: ibis.Table, cfg) -> ibis.Table:
@@ -110,6 +114,7 @@ def _iron_pair_tests(labs: ibis.Table, agent: str, cfg) -> ibis.Table:
     plain = j.comparator.isnull() & j.p_comp.isnull() & (j.p_analyte == "tibc") & (j.p_value > 0)
     tsat = ibis.ifelse(plain, j.value_num / j.p_value * 100, ibis.null("float64"))
     cls = ibis.cases(
+        (j.value_num.isnull() | j.p_value.isnull(), "unknown"),
         (tsat.isnull(), "indeterminate"),
         (tsat < cfg.deficiency.tsat_deficient_pct, "deficient"),
         else_="not_deficient",
@@ -174,7 +179,9 @@ def testing_status(episodes: ibis.Table, tests: ibis.Table, cfg) -> ibis.Table:
         "episode_id", prior_test_at="test_at", prior_test_analyte="test_name", prior_test_row_id="row_id"
     )
     cls = prior.group_by("episode_id").agg(
-        _any_def=(prior.result_class == "deficient").any(), _any_ind=(prior.result_class == "indeterminate").any()
+        _any_def=(prior.result_class == "deficient").any(),
+        _any_ind=(prior.result_class == "indeterminate").any(),
+        _any_normal=(prior.result_class == "not_deficient").any(),
     )
     first_after = _latest(j.filter(after), descending=False).select(
         "episode_id", after_test_at="test_at", after_test_row_id="row_id"
@@ -200,6 +207,7 @@ def testing_status(episodes: ibis.Table, tests: ibis.Table, cfg) -> ibis.Table:
             (out.prior_test_at.isnull(), "unknown"),
             (out._any_def, "deficient"),
             (out._any_ind, "indeterminate"),
-            else_="not_deficient",
+            (out._any_normal, "not_deficient"),
+            else_="unknown",
         ),
     )

@@ -2,7 +2,14 @@
 value and comparator parsed from text like `<5`, and the value converted to the analyte's
 canonical unit through data/reference/unit_conversions.csv. An unconvertible unit or an
 implausible value (data/reference/analytes.csv) is quarantined, never guessed. Tests the
-code lists do not map are staged with a null analyte (see `anemia-audit codes --unmapped`)."""
+code lists do not map are staged with a null analyte (see `anemia-audit codes --unmapped`).
+
+A qualifying deficiency test (an analyte named in `[testing] iron_tests / b12_tests /
+folate_tests`, or the serum iron, TIBC and transferrin of the iron pair) whose value is empty
+or not a number is staged with value_num null instead of quarantined: RULES.md says the
+sample being taken shows that the clinician tested, whatever its value (the testing rule
+counts it with result class `unknown`; rules that need the value ignore it). Its unit is then
+not checked, since there is nothing to convert. Every other analyte still needs a value."""
 
 from __future__ import annotations
 
@@ -86,20 +93,43 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
     return with_duplicate_marker(t, COLUMNS["labs"])
 
 
-def _value_checks() -> list[Check]:
+# The analytes of the iron pair (RULES.md: serum iron with TIBC/transferrin).
+_IRON_PAIR_ANALYTES = ("iron", "tibc", "transferrin")
+
+
+def qualifying_analytes(cfg) -> list[str]:
+    """Analytes that count as a deficiency test for some agent (config `[testing]`)."""
+    t = cfg.testing
+    names = set(t.iron_tests) | set(t.b12_tests) | set(t.folate_tests)
+    if "iron_with_tibc_or_transferrin" in names:
+        names = (names - {"iron_with_tibc_or_transferrin"}) | set(_IRON_PAIR_ANALYTES)
+    return sorted(names)
+
+
+def _value_checks(ctx: Context) -> list[Check]:
     mapped = lambda t: t.analyte_c.notnull()
+    qualifying = qualifying_analytes(ctx.config)
+    # A qualifying test without a usable value is still evidence of testing (module docstring).
+    needs_value = lambda t: ~t.analyte_c.isin(qualifying).fill_null(False)
+    has_number_or_needs_one = lambda t: t.number_c.notnull() | needs_value(t)
     return [
-        required("value"),
+        Check(
+            "missing_value",
+            "value is required (except for a qualifying deficiency test, staged with the value unknown)",
+            lambda t: clean(t.value).isnull() & needs_value(t),
+            lambda t: ibis.literal("value is empty; it is required"),
+        ),
         Check(
             "value_not_numeric",
-            "the value of a mapped analyte must be a number (optionally with < or >)",
-            lambda t: mapped(t) & clean(t.value).notnull() & t.number_c.isnull(),
+            "the value of a mapped analyte must be a number (optionally with < or >), except for a qualifying "
+            "deficiency test",
+            lambda t: mapped(t) & clean(t.value).notnull() & t.number_c.isnull() & needs_value(t),
             lambda t: quoted(t.value) + ibis.literal(" is not a number for ") + t.analyte_c,
         ),
         Check(
             "missing_unit",
-            "a mapped analyte needs a unit",
-            lambda t: mapped(t) & clean(t.unit).isnull(),
+            "a mapped analyte with a value needs a unit",
+            lambda t: mapped(t) & clean(t.unit).isnull() & has_number_or_needs_one(t),
             lambda t: (
                 ibis.literal("unit is empty for ")
                 + t.analyte_c
@@ -109,8 +139,8 @@ def _value_checks() -> list[Check]:
         ),
         Check(
             "unconvertible_unit",
-            "the unit must be convertible to the analyte's canonical unit",
-            lambda t: mapped(t) & clean(t.unit).notnull() & t.factor.isnull(),
+            "the unit of a value must be convertible to the analyte's canonical unit",
+            lambda t: mapped(t) & clean(t.unit).notnull() & t.factor.isnull() & has_number_or_needs_one(t),
             lambda t: (
                 ibis.literal("unit ")
                 + quoted(t.unit)
@@ -151,7 +181,7 @@ def checks(ctx: Context) -> list[Check]:
             lambda t: clean(t.loinc).isnull() & clean(t.test_name).isnull(),
             lambda t: ibis.literal("both loinc and test_name are empty"),
         ),
-        *_value_checks(),
+        *_value_checks(ctx),
         exact_duplicate(COLUMNS["labs"]),
     ]
 

@@ -156,6 +156,21 @@ def lab(g: Group, analyte: str, day, value_si, mask=None, comparator: str | None
     )
 
 
+def lab_text(g: Group, analyte: str, day, text: str) -> None:
+    """One result reported only as text (no number), as laboratories do for "UNABLE TO REPORT"."""
+    loinc, name, si, conv, _ = LAB_UNITS[analyte]
+    g.emit(
+        "labs",
+        None,
+        patient_id=g.pid,
+        taken_at=g.when(day, hour=8.5),
+        loinc=np.where(g.by_name, "", loinc),
+        test_name=np.where(g.by_name, name, ""),
+        value=np.full(g.n, text),
+        unit=np.where(g.si_units, si, conv),
+    )
+
+
 def prescription(g: Group, drug: dict, day, duration_days, mask=None, specialty=None) -> None:
     duration = np.broadcast_to(np.asarray(duration_days), (g.n,))
     g.emit(

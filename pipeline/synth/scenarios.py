@@ -23,6 +23,7 @@ from pipeline.synth.events import (
     diagnosis,
     dispensing,
     lab,
+    lab_text,
     prescription,
     truth,
 )
@@ -320,6 +321,13 @@ def b12_despite_normal(g, L):
 @scenario
 def b12_indeterminate(g, L):
     _single(g, L, HYDROXOCOBALAMIN, "b12", "im", "before", L.b12_mid, "tested_before")
+
+
+@scenario
+def b12_tested_value_unreadable(g, L):
+    """The sample was taken but the result is text only: still tested before (RULES.md)."""
+    _single(g, L, CYANOCOBALAMIN, "b12", "oral", None, None, "tested_before")
+    lab_text(g, "b12", -g.days(1, 5), "UNABLE TO REPORT")
 
 
 @scenario

@@ -296,3 +296,46 @@ def test_real_demo_item_names_agree_with_the_itemid_code_list():
         item = items[itemid]
         assert item["fluid"] == "Blood", itemid
         assert by_name.get(item["label"].strip().lower()) == analyte, (itemid, item["label"])
+
+
+def _with_comment_rows(tmp_path: Path, extra: list[dict]) -> Path:
+    """A copy of the fixture with extra labevents rows (value and valuenum empty)."""
+    folder = tmp_path / "mimic"
+    shutil.copytree(FIXTURE, folder)
+    with gzip.open(FIXTURE / "labevents.csv.gz", "rt", newline="") as f:
+        reader = csv.DictReader(f)
+        header, old = reader.fieldnames, list(reader)
+    with gzip.open(folder / "labevents.csv.gz", "wt", newline="") as f:
+        w = csv.DictWriter(f, header)
+        w.writeheader()
+        w.writerows(old)
+        for i, row in enumerate(extra):
+            w.writerow({**old[0], "labevent_id": str(100 + i), "value": "", "valuenum": "", **row})
+    return folder
+
+
+@pytest.mark.parametrize(
+    "comment, value",
+    [
+        ("GREATER THAN 2000.", ">2000"),
+        ("GREATER THAN 20 NG/ML.", ">20"),
+        (">2000*.", ">2000"),
+        ("LESS THAN 5 NG/ML", "<5"),
+        ("<0.01.  cTropnT > 0.10 ng/mL suggests Acute MI.", "<0.01"),
+        ("<=0.1", "<=0.1"),
+        ("UNABLE TO REPORT.", None),
+        ("HOLD.  DISCARD GREATER THAN 8 HOURS OLD.", None),
+        ("___", None),
+        ("", None),
+    ],
+)
+def test_labs_result_only_in_comments_becomes_the_value(tmp_path, comment, value):
+    folder = _with_comment_rows(tmp_path, [{"itemid": "51010", "valueuom": "pg/mL", "comments": comment}])
+    labs = {t.table: t for t in mimic.read(folder, load_config()).tables}["labs"].frame.to_pylist()
+    assert labs[-1]["value"] == value
+
+
+def test_labs_comment_never_overrides_a_value(tmp_path):
+    folder = _with_comment_rows(tmp_path, [{"itemid": "51010", "value": "250", "valuenum": "250", "comments": "<5"}])
+    labs = {t.table: t for t in mimic.read(folder, load_config()).tables}["labs"].frame.to_pylist()
+    assert labs[-1]["value"] == "250"

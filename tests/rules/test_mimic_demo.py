@@ -15,7 +15,7 @@ pytestmark = [
 ]
 
 # docs/rules.md, 'Real-world check: the MIMIC-IV demo'
-EPISODES = {"iron": (18, 6, 1, 11), "b12": (12, 3, 2, 7), "folate": (21, 0, 2, 19)}
+EPISODES = {"iron": (18, 6, 1, 11), "b12": (12, 4, 2, 6), "folate": (21, 1, 2, 18)}
 OUTCOMES = {"failed": 5, "responded": 2, "not_assessable": 11}
 
 
@@ -84,3 +84,13 @@ def test_audit_counts_agree_with_the_episodes(demo):
     q = aud[(aud.period_type == "quarter") & (aud.group_by == "all")]
     assert (int(q.numerator.sum()), int(q.denominator.sum())) == (12, 18)
     assert aud[aud.is_suppressed.fillna(False)].released_numerator.isna().all()
+
+
+def test_a_test_reported_only_in_comments_counts_as_taken(demo):
+    """Demo patient 10039708: B12 and folate taken hours before treatment, both reported only
+    in `comments` ("GREATER THAN 2000.", "GREATER THAN 20 NG/ML."): tested before, and the
+    comparator read from the comment makes them not deficient."""
+    ep = demo["episodes"]
+    p = ep[(ep.patient_id == "10039708") & ep.agent.isin(["b12", "folate"])].set_index("agent")
+    assert p.testing_status.to_dict() == {"b12": "tested_before", "folate": "tested_before"}
+    assert p.prior_result_class.to_dict() == {"b12": "not_deficient", "folate": "not_deficient"}

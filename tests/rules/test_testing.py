@@ -81,6 +81,17 @@ def out(module_builder):
     for pid, v in [("FOL_69", 6.9), ("FOL_7", 7)]:
         _iron(s, pid, agent="folate")
         s.lab(pid, day(-5), "folate", v)
+    # a test reported without a usable value (staged with value_num null) was still taken
+    _iron(s, "B12_NULL", agent="b12")
+    s.lab("B12_NULL", day(-1), "b12", None)
+    _iron(s, "B12_GT2000", agent="b12")
+    s.lab("B12_GT2000", day(-1), "b12", 1476, comparator=">")  # MIMIC 'GREATER THAN 2000' pg/mL
+    _iron(s, "FOL_NULL_AND_7", agent="folate")
+    s.lab("FOL_NULL_AND_7", day(-3), "folate", None)
+    s.lab("FOL_NULL_AND_7", day(-2), "folate", 7)
+    _iron(s, "PAIR_NULL")
+    s.lab("PAIR_NULL", day(-5), "iron", None)
+    s.lab("PAIR_NULL", day(-5), "tibc", 70)
     _iron(s, "HOLOTC", agent="b12")
     s.lab("HOLOTC", day(-5), "holotc", 20)
     _iron(s, "LATEST")
@@ -150,7 +161,8 @@ def test_iron_with_transferrin_qualifies_but_is_indeterminate(out):
         ("FER29", "deficient"),
         ("FER30", "not_deficient"),
         ("FER31", "not_deficient"),
-        ("FER_NULL", "indeterminate"),
+        ("FER_NULL", "unknown"),
+        ("PAIR_NULL", "unknown"),
         ("FER_LT30", "deficient"),
         ("TSAT199", "deficient"),
         ("TSAT20", "not_deficient"),
@@ -172,13 +184,17 @@ def test_iron_prior_result_class(out, pid, cls):
         ("B12_221", "indeterminate"),
         ("B12_222", "not_deficient"),
         ("HOLOTC", "indeterminate"),
+        ("B12_NULL", "unknown"),
+        ("B12_GT2000", "not_deficient"),
     ],
 )
 def test_b12_prior_result_class(out, pid, cls):
     assert episode(out, pid, "b12").prior_result_class == cls
 
 
-@pytest.mark.parametrize("pid, cls", [("FOL_69", "deficient"), ("FOL_7", "not_deficient")])
+@pytest.mark.parametrize(
+    "pid, cls", [("FOL_69", "deficient"), ("FOL_7", "not_deficient"), ("FOL_NULL_AND_7", "not_deficient")]
+)
 def test_folate_prior_result_class(out, pid, cls):
     assert episode(out, pid, "folate").prior_result_class == cls
 
@@ -193,3 +209,11 @@ def test_not_tested_before_is_unknown_even_if_deficient_after(out):
     e = episode(out, "AFTER_DEF")
     assert (e.testing_status, e.prior_result_class) == ("tested_after_only", "unknown")
     assert episode(out, "NONE").prior_result_class == "unknown"
+
+
+@pytest.mark.parametrize(
+    "pid, agent", [("FER_NULL", "iron"), ("PAIR_NULL", "iron"), ("B12_NULL", "b12"), ("FOL_NULL_AND_7", "folate")]
+)
+def test_a_test_without_a_value_still_counts_as_taken(out, pid, agent):
+    """RULES.md: a test counts as taken when its sample was taken, whatever its value."""
+    assert episode(out, pid, agent).testing_status == "tested_before"
