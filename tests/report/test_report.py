@@ -105,21 +105,37 @@ def test_summary_is_the_latest_quarter(report):
     assert (rows["iron_failed"]["numerator"], rows["iron_failed"]["denominator"]) == ("60", "180")
 
 
-def test_excel_has_readme_and_the_same_tables_as_csv(report):
-    wb = openpyxl.load_workbook(report / "audit.xlsx", read_only=True)
-    csv_names = sorted(p.stem[:31] for p in (report / "csv").glob("*.csv"))
-    assert wb.sheetnames[0] == "README" and sorted(wb.sheetnames[1:]) == csv_names
+def test_excel_has_contents_readme_and_the_same_tables_as_csv(report):
+    wb = openpyxl.load_workbook(report / "audit.xlsx")
+    assert wb.sheetnames[:2] == ["Contents", "README"]
+    contents = list(wb["Contents"].iter_rows(values_only=True))[1:]
+    by_csv = {row[2]: row[0] for row in contents if row[2]}
+    assert sorted(by_csv) == sorted(f"csv/{p.name}" for p in (report / "csv").glob("*.csv"))
+    assert sorted(wb.sheetnames[2:]) == sorted(by_csv.values())  # one readable sheet per csv file
+    assert by_csv["csv/iron_failed_spc.csv"] == "Iron failed trend" and by_csv["csv/headline.csv"] == "Headline"
     for name in ("summary", "iron_failed", "failure_causes"):
-        sheet = list(wb[name].iter_rows(values_only=True))
+        ws = wb[by_csv[f"csv/{name}.csv"]]
+        sheet = list(ws.iter_rows(values_only=True))
         rows = read_csv(report / "csv" / f"{name}.csv")
         header = list(sheet[0])
         assert header == list(rows[0]) and len(sheet) - 1 == len(rows)
-        for values, row in zip(sheet[1:], rows, strict=False):
-            for col, v in zip(header, values, strict=False):
-                if col in ("numerator", "denominator"):
-                    assert ("" if v is None else str(v)) == row[col]
-                if col == "rate":
-                    assert (v is None and row[col] == "") or abs(v - float(row[col])) < 1e-9
+        assert ws.tables and all(c.font.bold for c in ws[1])  # a filterable Excel table, bold headers
+        for values, row in zip(sheet[1:], rows, strict=True):
+            withheld = row.get("suppressed") == "true"
+            for col, v in zip(header, values, strict=True):
+                if col in ("numerator", "denominator", "rate") and row[col] == "":
+                    assert v == ("*" if withheld else None), (name, col, v)
+                elif col in ("numerator", "denominator"):
+                    assert str(v) == row[col]
+                elif col == "rate":
+                    assert abs(v - float(row[col])) < 1e-9
+        rate_col = header.index("rate") + 1
+        numbers = [
+            c for (c,) in ws.iter_rows(min_row=2, min_col=rate_col, max_col=rate_col) if isinstance(c.value, float)
+        ]
+        assert numbers and all(c.number_format == "0.0%" for c in numbers)
+    loads = list(wb[by_csv["csv/data_quality_loads.csv"]].iter_rows(values_only=True))
+    assert loads[1][loads[0].index("loaded_at")].hour == 9  # the load time is kept, not cut to a date
 
 
 def test_case_list_is_local_only_and_unsuppressed(report):
