@@ -40,6 +40,11 @@ def num(ge: float | None = None, gt: float | None = None, le: float | None = Non
     return field(metadata={"ge": ge, "gt": gt, "le": le, "lt": lt})
 
 
+def choice(*values: str):
+    """A text field that must be one of `values`."""
+    return field(metadata={"choices": values})
+
+
 def codes(kind: str):
     """A list field whose entries must be known `kind`s (condition group, drug class, test, cause)."""
     return field(metadata={"codes": kind})
@@ -170,6 +175,8 @@ class Report:
     age_band_years: int = num(ge=1)
     age_band_top: int = num(ge=1)
     top_quarantine_reasons: int = num(ge=1)
+    trend_grain: str = choice("auto", "month", "quarter")
+    trend_min_released_share: float = num(ge=0, le=1)
 
 
 @dataclass(frozen=True)
@@ -273,10 +280,14 @@ def _coerce(new: Any, hint: Any, key: str, origin: str) -> Any:
     elif hint == tuple[str, ...]:
         ok = isinstance(new, (list, tuple)) and all(isinstance(v, str) for v in new)
         new = tuple(new) if ok else new
+    elif hint is str:
+        ok = isinstance(new, str)
     else:
         ok = isinstance(new, hint)
     if not ok:
-        kind = {bool: "true or false", float: "a number", int: "a whole number"}.get(hint, "a list of strings")
+        kind = {bool: "true or false", float: "a number", int: "a whole number", str: "text"}.get(
+            hint, "a list of strings"
+        )
         raise UserError(f"{origin}: {key} must be {kind}, got {new!r}")
     return new
 
@@ -308,6 +319,9 @@ def _section(cls: type, values: Mapping[str, Any], name: str, origin: str):
             raise UserError(f"{origin}: {name}.{f.name} is missing")
         value = _coerce(values[f.name], hints[f.name], f"{name}.{f.name}", origin)
         _check_range(value, f.metadata, f"{name}.{f.name}", origin)
+        choices = f.metadata.get("choices")
+        if choices and value not in choices:
+            raise UserError(f"{origin}: {name}.{f.name} must be one of {', '.join(choices)}, got {value!r}")
         out[f.name] = value
     return cls(**out)
 

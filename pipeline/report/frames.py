@@ -219,9 +219,23 @@ def _section(m: Measure, release: pd.DataFrame, latest, by, rep, flags) -> Measu
     return s
 
 
-def spc_frame(release: pd.DataFrame, rep) -> pd.DataFrame:
-    """Monthly p-chart of all episodes on the released counts (withheld months are gaps)."""
+def trend_grain(release: pd.DataFrame, rep) -> str:
+    """The p-chart's time grain: `[report] trend_grain`, or with 'auto' months when at least
+    `trend_min_released_share` of the months with episodes are released, else quarters."""
+    if rep.trend_grain != "auto":
+        return rep.trend_grain
     months = release[(release.period_type == "month") & (release.group_by == "all")]
+    if months.empty:
+        return "month"
+    released = float((~months.suppressed.astype(bool)).mean())
+    return "month" if released >= rep.trend_min_released_share else "quarter"
+
+
+def spc_frame(release: pd.DataFrame, rep) -> pd.DataFrame:
+    """p-chart of all episodes on the released counts (withheld periods are gaps), at the
+    grain `trend_grain` picks (column period_type)."""
+    grain = trend_grain(release, rep)
+    months = release[(release.period_type == grain) & (release.group_by == "all")]
     months = months.sort_values("period_start").reset_index(drop=True)
     chart = p_chart(
         months.numerator.astype("float64"),
@@ -229,7 +243,7 @@ def spc_frame(release: pd.DataFrame, rep) -> pd.DataFrame:
         rep.spc_sigma,
         rep.spc_run_length,
     )
-    out = months[["period_start", "period_end", "numerator", "denominator", "suppressed"]].copy()
+    out = months[["period_type", "period_start", "period_end", "numerator", "denominator", "suppressed"]].copy()
     for col in ("rate", "centre", "lcl", "ucl"):
         out[col] = chart[col].round(RATE_DECIMALS)
     out["signal"] = chart.signal

@@ -81,28 +81,40 @@ def _ci_columns(confidence: float) -> list[Column]:
     return [Column("ci_low", f"{label} low", "pct"), Column("ci_high", f"{label} high", "pct")]
 
 
+def _why_no_trend(spc: pd.DataFrame | None) -> str:
+    """A sentence saying why a p-chart is not drawn, or '' when it is."""
+    if spc is None or spc.empty:
+        return "No chart: no episodes in the report period."
+    if spc.suppressed.astype(bool).all():
+        return ("No chart: every period is withheld by disclosure control (too few episodes per period); "
+                "see the headline for the whole period.")  # fmt: skip
+    return ""
+
+
 def _measure_views(data) -> tuple[list[dict], dict]:
     sections, specs = [], {}
     group_label = (data.by or "").replace("_", " ")
     for s in data.sections:
         m = s.measure
         view = {"measure": m, "spc_id": None, "funnel_id": None, "spc_table": None, "funnel_table": None}
-        if s.spc is not None and len(s.spc):
+        view["spc_why"] = _why_no_trend(s.spc)
+        if s.spc is not None and len(s.spc) and not view["spc_why"]:
+            grain = "monthly" if s.spc.period_type.iloc[0] == "month" else "quarterly"
             view["spc_id"] = f"chart-spc-{m.id}"
-            specs[view["spc_id"]] = charts.spc_chart(s.spc, f"{m.title}: monthly p-chart").to_dict(validate=False)
+            specs[view["spc_id"]] = charts.spc_chart(s.spc, f"{m.title}: {grain} p-chart").to_dict(validate=False)
             view["spc_table"] = table_view(
                 s.spc,
                 f"csv/{m.id}_spc.csv",
                 ["period_start"],
                 [
-                    Column("period_start", "Month", "date"),
+                    Column("period_start", "Period start", "date"),
                     *COUNTS,
                     Column("centre", "Centre %", "pct"),
                     Column("lcl", "Lower limit %", "pct"),
                     Column("ucl", "Upper limit %", "pct"),
                     Column("signal", "Signal"),
                 ],
-                f"{m.title}: monthly values (all episodes)",
+                f"{m.title}: {grain} values (all episodes)",
             )
         if s.funnel is not None:
             view["funnel_id"] = f"chart-funnel-{m.id}"

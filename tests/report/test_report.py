@@ -220,3 +220,22 @@ def test_report_needs_the_audit_tables(tmp_path):
     con = connect(write_warehouse(tmp_path / "w.duckdb", {"episodes": []}))
     with pytest.raises(UserError, match="anemia-audit audit"):
         build_report(con, tmp_path / "out", CONFIG)
+
+
+def test_trend_grain_falls_back_to_quarters_when_months_are_withheld():
+    import pandas as pd
+
+    from pipeline.config import load_config_from
+    from pipeline.report.frames import trend_grain
+
+    def release(withheld_months: int, months: int = 6) -> pd.DataFrame:
+        return pd.DataFrame({"period_type": ["month"] * months + ["quarter"] * 2, "group_by": "all",
+                             "suppressed": [i < withheld_months for i in range(months)] + [False, False]})  # fmt: skip
+
+    auto = load_config_from({}).report
+    assert trend_grain(release(3), auto) == "month"  # 3 of 6 released: exactly the default share 0.5
+    assert trend_grain(release(4), auto) == "quarter"  # 2 of 6 released
+    fixed = load_config_from({"report": {"trend_grain": "month"}}).report
+    assert trend_grain(release(6), fixed) == "month"
+    with pytest.raises(UserError, match="report.trend_grain must be one of auto, month, quarter"):
+        load_config_from({"report": {"trend_grain": "weekly"}})
