@@ -52,6 +52,7 @@ def build_report(
         xlsx.write(tmp / "audit.xlsx", data, config)
         (tmp / "index.html").write_text(html.render(data, config), encoding="utf-8")
         outputs["local-only/case_lists.csv"] = caselists.write(con, tmp / "local-only", config, period_from, period_to)
+        outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by))
         manifest.write(
             tmp / "manifest.json",
             final.name,
@@ -69,6 +70,18 @@ def build_report(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _write_internal(con, folder: Path, config, period_from, period_to, by) -> dict[str, int]:
+    """The internal tier: the same report with exact counts (nothing withheld, nothing
+    rounded) for the team's own governance meeting, beside the case lists in local-only/."""
+    from pipeline.report import html, xlsx
+
+    data = collect(con, config, period_from, period_to, by, internal=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "internal-report.html").write_text(html.render(data, config), encoding="utf-8")
+    xlsx.write(folder / "internal-audit.xlsx", data, config)
+    return {"local-only/internal-report.html": 1, "local-only/internal-audit.xlsx": len(data.files)}
 
 
 def folder_name(start: date | None, end: date | None) -> str:

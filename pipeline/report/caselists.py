@@ -16,7 +16,9 @@ README = """LOCAL ONLY - NOT FOR RELEASE
 case_lists.csv has one row per audited treatment episode (pseudonymous patient_id,
 dates, classification, failure causes and the evidence rows behind them). It is NOT
 subject to small-number suppression: it exists so clinicians can review cases inside the
-organisation that holds the data.
+organisation that holds the data. internal-report.html and internal-audit.xlsx are the
+report with exact counts (nothing withheld or rounded) for the team's own governance
+meeting: the same rules apply to them.
 
 Do not publish, e-mail or share it outside that organisation. Everything meant for
 release is in the report folder above (index.html, audit.xlsx, csv/), where small

@@ -74,6 +74,7 @@ class ReportData:
     headline: pd.DataFrame
     facts: dict
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
+    internal: bool = False
 
 
 def check_arguments(con, config, period_from, period_to, by) -> None:
@@ -86,11 +87,16 @@ def check_arguments(con, config, period_from, period_to, by) -> None:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit audit` first")
 
 
-def collect(con, config, period_from: date | None, period_to: date | None, by: str | None) -> ReportData:
-    """Every frame the report shows, from the released aud_* columns only."""
-    threshold, rounding = _disclosure_used(con, config)
+def collect(
+    con, config, period_from: date | None, period_to: date | None, by: str | None, internal: bool = False
+) -> ReportData:
+    """Every frame the report shows, from the released aud_* columns only; `internal`: the
+    exact counts for the team's own governance meeting (local-only/, never released)."""
+    threshold, rounding = (0, 0) if internal else _disclosure_used(con, config)
+    if internal:
+        config = config.with_overrides({"disclosure": {"threshold": 0, "rounding": 0}}, origin=config.origin)
     rep = config.report
-    releases = {m.id: read_release(con, m, period_from, period_to, by) for m in MEASURES}
+    releases = {m.id: read_release(con, m, period_from, period_to, by, internal) for m in MEASURES}
     latest = _latest_quarter(releases)
     flags = funnel_flags(rep.funnel_inner, rep.funnel_outer)
     sections = [_section(m, releases[m.id], latest, by, rep, flags) for m in MEASURES if m.category is None]
@@ -112,6 +118,7 @@ def collect(con, config, period_from: date | None, period_to: date | None, by: s
         reasons=quarantine_reasons(con, config),
         headline=headline_frame(con, config, period_from, period_to),
         facts=facts(con, config, period_from, period_to),
+        internal=internal,
     )
     data.files = _files(data, releases)
     return data
@@ -158,10 +165,11 @@ def _disclosure_used(con, config) -> tuple[int, int]:
 
 
 def read_release(
-    con, measure: Measure, period_from: date | None, period_to: date | None, by: str | None
+    con, measure: Measure, period_from: date | None, period_to: date | None, by: str | None, internal: bool = False
 ) -> pd.DataFrame:
     """The released rows of one measure in the period, for all episodes and the `by`
-    breakdown; the true counts never leave the warehouse."""
+    breakdown; the true counts never leave the warehouse, except into the internal tier
+    (`internal`: exact counts, nothing withheld, written under local-only/ only)."""
     t = con.table(f"aud_{measure.id}")
     t = t.filter(t["group_by"].isin(["all"] + ([by] if by else [])))
     if period_from:
@@ -170,12 +178,12 @@ def read_release(
         t = t.filter(t.period_end <= period_to)
     t = t.select(
         *RELEASE_COLUMNS[:7],
-        numerator=t.released_numerator,
-        denominator=t.released_denominator,
-        rate=t.released_rate,
-        ci_low=t.released_ci_low,
-        ci_high=t.released_ci_high,
-        suppressed=t.is_suppressed,
+        numerator=t.numerator if internal else t.released_numerator,
+        denominator=t.denominator if internal else t.released_denominator,
+        rate=t.rate if internal else t.released_rate,
+        ci_low=t.ci_low if internal else t.released_ci_low,
+        ci_high=t.ci_high if internal else t.released_ci_high,
+        suppressed=ibis.literal(False) if internal else t.is_suppressed,
     )
     df = t.to_pandas()
     for col in ("period_start", "period_end"):

@@ -182,3 +182,19 @@ def test_the_headline_answers_both_questions_in_the_first_screen(page_and_report
     shots = tmp_path_factory.mktemp("artefacts")
     page.screenshot(path=str(shots / "headline.png"))  # kept with the test run's artefacts
     assert (shots / "headline.png").stat().st_size > 10_000
+
+
+def test_the_internal_tier_has_exact_counts_and_is_marked_not_for_release(page_and_report):
+    page, folder, _ = page_and_report
+    internal = folder / "local-only" / "internal-report.html"
+    assert internal.exists() and (folder / "local-only" / "internal-audit.xlsx").exists()
+    assert not list(folder.glob("internal*")) and "internal" not in {p.name for p in (folder / "csv").iterdir()}
+    page.goto(internal.as_uri())
+    assert page.title().startswith("INTERNAL")
+    banner = page.inner_text("#internal-banner")
+    assert "NOT FOR RELEASE" in banner
+    stars = page.eval_on_selector_all("td.count, td.pct", "els => els.filter(e => e.textContent === '*').length")
+    assert stars == 0  # nothing withheld in the internal tier
+    released = {r["item"]: r for r in _csv(folder, "csv/headline.csv")}
+    assert released["iron_untested"]["numerator"] != "" and int(released["iron_untested"]["numerator"]) % 5 == 0
+    page.goto((folder / "index.html").as_uri())  # leave the shared page where the other tests expect it
