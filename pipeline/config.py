@@ -180,6 +180,15 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Engine:
+    """Where and how the steps run. DuckDB settings: '' or 0 keep DuckDB's default."""
+
+    memory_limit: str = field(metadata={})
+    threads: int = num(ge=0, le=1024)
+    temp_directory: str = field(metadata={})
+
+
+@dataclass(frozen=True)
 class Standards:
     """Audit standards per measure: `<measure>_max` (at most) or `<measure>_min` (at least)."""
 
@@ -207,6 +216,7 @@ SECTIONS: dict[str, type] = {
     "mimic": Mimic,
     "report": Report,
     "standards": Standards,
+    "engine": Engine,
 }
 
 
@@ -227,6 +237,7 @@ class Config:
     mimic: Mimic
     report: Report
     standards: Standards
+    engine: Engine
     origin: str = "defaults"
     sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, repr=False)
 

@@ -33,13 +33,14 @@ def _quiet(_: str) -> None:
 
 
 @contextmanager
-def warehouse(db: Path, read_only: bool = False, create: bool = False):
-    """The warehouse at `db`, closed on exit. Without `create`, a missing file is a user error."""
+def warehouse(db: Path, read_only: bool = False, create: bool = False, config: Config | None = None):
+    """The warehouse at `db`, closed on exit. Without `create`, a missing file is a user
+    error. `config` applies its `[engine]` settings (memory limit, threads, spill folder)."""
     from pipeline.engine import connect
 
     if not create and not Path(db).exists():
         raise UserError(f"warehouse not found: {db} (run `anemia-audit load` first, or pass --db)")
-    con = connect(db, read_only=read_only)
+    con = connect(db, read_only=read_only, engine=None if config is None else config.engine)
     try:
         yield con
     finally:
@@ -66,7 +67,7 @@ def load(source: str, input_path: Path, db: Path, config: Config, progress: Prog
     extract = read_source(source, input_path, config)
     for note in extract.all_notes:
         progress(f"  note: {note}")
-    with warehouse(db, create=True) as con:
+    with warehouse(db, create=True, config=config) as con:
         summary = load_tables(con, extract.tables, source, progress=progress)
     for f in summary["files"]:
         progress(f"  {f['file']:<28} raw_{f['table']:<14} {f['rows']:>10,} rows  {f['status']}")
@@ -77,7 +78,7 @@ def validate(db: Path, config: Config, today: date | None = None, progress: Prog
     """raw_* -> stg_* + quarantine; returns the reconciliation per table and file."""
     from pipeline.staging.validate import validate as run
 
-    with warehouse(db) as con:
+    with warehouse(db, config=config) as con:
         _require(con, "raw_", db, "load")
         return run(con, config, today=today, progress=progress)
 
@@ -86,7 +87,7 @@ def classify(db: Path, config: Config, progress: Progress = _quiet) -> dict[str,
     """stg_* -> episodes, iron_outcomes, failure_causes; returns their row counts."""
     from pipeline.rules.classify import classify as run
 
-    with warehouse(db) as con:
+    with warehouse(db, config=config) as con:
         _require(con, "stg_", db, "validate")
         return run(con, config)
 
@@ -95,7 +96,7 @@ def audit(db: Path, config: Config, progress: Progress = _quiet) -> dict[str, in
     """The classification tables -> aud_*; returns the row count of each measure table."""
     from pipeline.audit.tables import run_audit
 
-    with warehouse(db) as con:
+    with warehouse(db, config=config) as con:
         return run_audit(con, config)
 
 
@@ -111,7 +112,7 @@ def report(
     """aud_* -> the report folder (index.html, audit.xlsx, csv/, local-only/, manifest.json)."""
     from pipeline.report import build_report
 
-    with warehouse(db) as con:
+    with warehouse(db, config=config) as con:
         return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra)
 
 

@@ -17,16 +17,32 @@ import ibis
 from pipeline.errors import UserError
 
 
-def connect(db_path: str | Path, read_only: bool = False) -> ibis.BaseBackend:
-    """An Ibis DuckDB connection to the warehouse file (created when missing unless read_only)."""
+def connect(db_path: str | Path, read_only: bool = False, engine=None) -> ibis.BaseBackend:
+    """An Ibis DuckDB connection to the warehouse file (created when missing unless read_only).
+    `engine` (the config's `[engine]` section) sets DuckDB's memory limit, threads and spill
+    folder, so a large cohort spills to disk instead of running out of memory."""
     db_path = Path(db_path)
     if read_only and not db_path.exists():
         raise UserError(f"warehouse not found: {db_path} (run `anemia-audit load` first)")
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return ibis.duckdb.connect(str(db_path), read_only=read_only)
+        con = ibis.duckdb.connect(str(db_path), read_only=read_only)
     except duckdb.IOException as exc:
         raise UserError(f"{db_path}: cannot open the warehouse ({str(exc).splitlines()[0]})") from None
+    if engine is not None:
+        _apply_settings(con, engine)
+    return con
+
+
+def _apply_settings(con, engine) -> None:
+    settings = {"memory_limit": engine.memory_limit, "threads": engine.threads, "temp_directory": engine.temp_directory}
+    for name, value in settings.items():
+        if value in ("", 0):  # DuckDB's own default
+            continue
+        try:
+            con.con.execute(f"SET {name} = ?", [value])
+        except duckdb.Error as exc:
+            raise UserError(f"[engine] {name} = {value!r} is refused by DuckDB ({str(exc).splitlines()[0]})") from None
 
 
 @contextmanager
