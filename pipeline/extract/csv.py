@@ -1,7 +1,9 @@
 """The canonical `csv` source: a folder with one CSV (optionally .gz) or Parquet file per table.
 
 Files are streamed in record batches (bounded memory) with every value kept as text, exactly
-as written; typing happens at validation. Problems raise UserError, one line naming the file:
+as written; typing happens at validation. Only an empty unquoted field is null: `NA`, `NULL`,
+`#N/A` ... reach raw_* as the text in the file, and a quoted empty field as ''.
+Problems raise UserError, one line naming the file:
 
 - Every entry of the input folder is accounted for: read, refused with an error, or named in a
   note. Hidden entries (name starting with '.') and entries the contract does not name are
@@ -235,6 +237,9 @@ def _csv_batches(path: Path, header: list[str], keep: list[str]) -> Iterator[pa.
     convert = pacsv.ConvertOptions(
         column_types={h: pa.string() for h in include},
         include_columns=include,
+        # Only an empty unquoted field is null: pyarrow's default null_values would turn NA, N/A,
+        # NULL, NaN, #N/A ... into null here, and raw_* keeps what the file says (staging decides).
+        null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )

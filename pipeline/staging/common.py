@@ -1,6 +1,11 @@
 """Building blocks shared by the per-table staging modules: text cleaning, date parsing and
 the generic checks (required value, unparseable or out-of-range date, unknown patient, exact
-duplicate)."""
+duplicate).
+
+raw_* holds every value as it was in the file: only a truly empty field is null there, and
+`NA`, `N/A`, `NULL`, `NaN`, `#N/A` ... arrive as text. Staging decides: `clean()` reads such a
+missing-value marker as missing, and a required value that is one is quarantined with a reason
+naming the marker (`patient_id is 'NA' (a missing-value marker); it is required`)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,12 @@ import ibis.expr.types as ir
 # A date with a time part: 2024-03-01 14:30, 2024-03-01T14:30:00
 _HAS_TIME = r"\d[T ]\d{1,2}:\d{2}"
 _NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+# Text that spreadsheets, R, pandas and SQL exports write for "no value" (pyarrow's and pandas'
+# default null markers, plus None/nil), compared trimmed and in lower case.
+MISSING_MARKERS = (
+    "na", "n/a", "#n/a", "#n/a n/a", "#na", "null", "nan", "-nan", "none", "nil",
+    "1.#ind", "1.#qnan", "-1.#ind", "-1.#qnan", "<na>",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,10 +47,15 @@ class Check:
     reason: Callable[[ir.Table], ir.StringValue]
 
 
+def is_missing_marker(col: ir.StringValue) -> ir.BooleanValue:
+    """The value is a missing-value marker such as `NA` or `#N/A` (false for null and empty)."""
+    return col.strip().lower().isin(MISSING_MARKERS).fill_null(False)
+
+
 def clean(col: ir.StringValue) -> ir.StringValue:
-    """Trimmed text; empty strings become null."""
+    """Trimmed text; empty strings and missing-value markers (`NA`, `NULL`, ...) become null."""
     s = col.strip()
-    return (s == "").ifelse(ibis.null("string"), s)
+    return ((s == "") | is_missing_marker(s)).ifelse(ibis.null("string"), s)
 
 
 def quoted(col: ir.StringValue) -> ir.StringValue:
@@ -70,7 +86,12 @@ def required(col: str, label: str | None = None) -> Check:
         f"missing_{col}",
         f"{label} is required",
         lambda t: clean(t[col]).isnull(),
-        lambda t: ibis.literal(f"{label} is empty; it is required"),
+        lambda t: is_missing_marker(t[col]).ifelse(
+            ibis.literal(f"{label} is ")
+            + quoted(t[col].strip())
+            + ibis.literal(" (a missing-value marker); it is required"),
+            ibis.literal(f"{label} is empty; it is required"),
+        ),
     )
 
 
@@ -132,7 +153,9 @@ def exact_duplicate(columns: tuple[str, ...]) -> Check:
 
 
 def with_duplicate_marker(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
-    w = ibis.window(group_by=[t[c] for c in columns])
+    """`_first_row_id`: the lowest row_id with the same cleaned values (so an empty quoted field,
+    an empty unquoted one and `NA` are the same value; surrounding spaces do not count)."""
+    w = ibis.window(group_by=[clean(t[c]) for c in columns])
     return t.mutate(_first_row_id=t.row_id.min().over(w))
 
 
