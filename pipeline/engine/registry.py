@@ -242,7 +242,7 @@ _CLASSIFIED = (
         C("route", "string", "route of the opening row: oral, iv, im, other"),
         C("start_at", TS, "start of the opening row"),
         C("start_has_time", "boolean", "false when the start was given as a date only"),
-        C("end_at", TS, "last supply day over the episode's rows (may rest on the default course length)"),
+        C("end_at", TS, "last day of the continuous supply from the start (may rest on the default course length)"),
         C("testing_status", "string", "`tested_before`, `tested_after_only`, `never_tested`"),
         C("prior_test_at", TS, "latest qualifying test before the start (null if none)"),
         C("prior_test_analyte", "string", "its test: an analyte or `iron_with_tibc_or_transferrin`"),
@@ -257,7 +257,7 @@ _CLASSIFIED = (
         C("prior_test_row_id", "int64", "`stg_labs` row of `prior_test_at`"),
         C("after_test_at", TS, "first qualifying test after the start within `after_days`"),
         C("after_test_row_id", "int64", "its `stg_labs` row"),
-        C("course_end_known_at", TS, "last supply day from stated ends / days_supply only"),
+        C("course_end_known_at", TS, "end_at from stated ends / days_supply only"),
         C("elemental_iron_mg_per_day", "float64", "iron episodes: elemental iron per day of the opening order, mg"),
     )),
     Table("iron_outcomes", "iron episode with baseline and follow-up Hb and outcome", "classify", (

@@ -15,8 +15,12 @@ escalation when there is none):
 Causes:
 - low_dose (oral only): the opening prescription's elemental iron per day
   < `min_elemental_iron_mg_per_day`. Unknown dose: not flagged.
-- short_course (oral only): the last known supply day of the episode's prescriptions is
-  before the assessment day. Unknown supply for every row: not flagged.
+- short_course (oral only): the course ends before the assessment day. The course is the
+  continuous supply from the start (RULES.md 'Treatment episodes'): the episode's rows started
+  on or before the assessment (the follow-up Hb, or the escalation), each overlapping or
+  starting at most `[episodes] gap_days` after the supply so far; an order after a gap, or
+  after the follow-up Hb, does not extend it (`episodes.continuous_course`). Its end is the
+  last known supply day of those rows. Unknown supply for every row: not flagged.
 - non_adherence (oral only): PDC < `adherence_pdc_min` (see `adherence`).
 - adherence_unknown (oral only): no dispensing data (table absent or patient not covered).
 - blood_loss: `blood_loss_conditions` in the drug window, or `blood_loss_drug_classes`
@@ -27,7 +31,9 @@ Causes:
 - wrong_diagnosis: `wrong_diagnosis_conditions` (thalassaemia, B12 / folate deficiency);
   MCV < `low_mcv_fl` with Mentzer MCV/RBC (same day) < `mentzer_max` near baseline while the
   iron tests were not deficient; the tests before the start did not show iron deficiency
-  (`prior_result_class` not_deficient); B12 < `[deficiency] b12_deficient_pmol_l` or folate <
+  (`prior_result_class` not_deficient; ferritin decides when measured, so a ferritin of
+  100 ug/L or more beside a low TSAT, the pattern of anaemia of inflammation, is found here;
+  the evidence is the deciding test); B12 < `[deficiency] b12_deficient_pmol_l` or folate <
   `folate_deficient_nmol_l` from the baseline tests to the assessment.
 - marrow: `marrow_conditions`; `marrow_drug_classes` overlapping the marrow-toxic window; WBC
   < `low_wbc_10e9_l` or platelets < `low_platelets_10e9_l` near baseline.
@@ -49,10 +55,10 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.episodes import supply_end
+from pipeline.rules.episodes import continuous_course, supply_end
 from pipeline.rules.inputs import Staged, attach
 from pipeline.rules.lab_values import is_above, is_below
-from pipeline.rules.testing import tsat_results
+from pipeline.rules.testing import prior_tests, qualifying_tests, tsat_results
 from pipeline.rules.timing import days_after
 
 CAUSES = (
@@ -207,8 +213,17 @@ def common_causes(f: ibis.Table, members: ibis.Table, adh: ibis.Table, cfg) -> l
         + " mg/day"
     )
     short = oral.filter(oral.course_end_known_at.date() < oral.assessed_at.date())
-    last = members.select("episode_id", m_row_id="row_id", m_end="known_end_at", m_table="source_table")
-    short = short.join(last, [short.episode_id == last.episode_id, short.course_end_known_at == last.m_end])
+    last = members.select(
+        "episode_id", m_row_id="row_id", m_end="known_end_at", m_table="source_table", m_start="start_at"
+    )
+    short = short.join(
+        last,
+        [
+            short.episode_id == last.episode_id,
+            short.course_end_known_at == last.m_end,
+            last.m_start <= short.assessed_at,
+        ],
+    )
     short_text = (
         "supply ends " + _day(short.course_end_known_at) + ", before the assessment on " + _day(short.assessed_at)
     )
@@ -266,6 +281,16 @@ def inflammation(f, staged, cfg) -> list[ibis.Table]:
     ]
 
 
+def _deciding_normal_test(normal: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
+    """Per episode, the latest test before the start that decided 'not deficient' (a ferritin
+    when one was measured, RULES.md: ferritin decides; see `testing`)."""
+    tests = qualifying_tests(labs, cfg)
+    prior = prior_tests(normal.mutate(agent=ibis.literal("iron")), tests, cfg)
+    prior = prior.filter(prior.is_deciding & (prior.result_class == "not_deficient"))
+    w = ibis.window(group_by="episode_id", order_by=[prior.test_at.desc(), prior.row_id])
+    return prior.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
+
+
 def wrong_diagnosis(f, staged, cfg) -> list[ibis.Table]:
     c, d = cfg.causes, cfg.deficiency
     labs = staged.labs
@@ -291,10 +316,13 @@ def wrong_diagnosis(f, staged, cfg) -> list[ibis.Table]:
         + _day(m.taken_at)
         + ", iron studies not deficient"
     )
+    shown = _deciding_normal_test(normal, staged.labs, cfg)
     prior_text = (
-        normal.prior_test_analyte
+        shown.test_name
+        + " "
+        + _num(shown.value_num)
         + " on "
-        + _day(normal.prior_test_at)
+        + _day(shown.test_at)
         + " did not show iron deficiency before the start"
     )
     b12 = labs_since_baseline(
@@ -306,7 +334,7 @@ def wrong_diagnosis(f, staged, cfg) -> list[ibis.Table]:
     return [
         *conditions(f, staged.diagnoses, c.wrong_diagnosis_conditions, "wrong_diagnosis", 0),
         _cand(m, "wrong_diagnosis", "stg_labs", m.row_id, m_text, 1),
-        _cand(normal, "wrong_diagnosis", "stg_labs", normal.prior_test_row_id, prior_text, 2),
+        _cand(shown, "wrong_diagnosis", "stg_labs", shown.row_id, prior_text, 2),
         _lab_cand(b12, "wrong_diagnosis", "B12 deficient:", 3),
         _lab_cand(fol, "wrong_diagnosis", "folate deficient:", 3),
     ]
@@ -397,10 +425,21 @@ def _one_evidence_per_cause(cands: ibis.Table) -> ibis.Table:
     return cands.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0).drop("_rn", "_rank")
 
 
-def failed_episodes(episodes: ibis.Table, outcomes: ibis.Table) -> ibis.Table:
-    """Failed iron episodes with what the cause rules need."""
+def assessed_course(f: ibis.Table, members: ibis.Table, cfg) -> ibis.Table:
+    """episode_id, course_end_known_at: the last known supply day of the continuous course
+    from the start, counting only rows started on or before the assessment (RULES.md: "counting
+    only orders started on or before the follow-up Hb"); null when no such row states its end."""
+    m = members.join(f.select("episode_id", "assessed_at"), "episode_id")
+    m = continuous_course(m.filter(m.start_at <= m.assessed_at), cfg.episodes.gap_days)
+    m = m.filter(m.in_course)
+    return m.group_by("episode_id").agg(course_end_known_at=m.known_end_at.max())
+
+
+def failed_episodes(episodes: ibis.Table, outcomes: ibis.Table, members: ibis.Table, cfg) -> ibis.Table:
+    """Failed iron episodes with what the cause rules need; `course_end_known_at` is the
+    course up to the assessment (`assessed_course`), not the episode's."""
     o = outcomes.filter(outcomes.outcome == "failed").select("episode_id", "assessed_at")
-    return episodes.join(o, "episode_id").select(
+    f = episodes.join(o, "episode_id").select(
         "episode_id",
         "patient_id",
         "route",
@@ -409,13 +448,13 @@ def failed_episodes(episodes: ibis.Table, outcomes: ibis.Table) -> ibis.Table:
         "assessed_at",
         "first_row_id",
         "elemental_iron_mg_per_day",
-        "course_end_known_at",
         "source_table",
         "prior_result_class",
         "prior_test_row_id",
         "prior_test_at",
         "prior_test_analyte",
     )
+    return attach(f, assessed_course(f, members, cfg), "episode_id")
 
 
 def candidate_causes(f: ibis.Table, adh: ibis.Table, members: ibis.Table, staged: Staged, cfg) -> ibis.Table:

@@ -39,13 +39,13 @@ def _steps(staged: Staged, cfg: Config, keep) -> dict[str, ibis.Table]:
     `.cache()`: a temporary table on the backend, never written to the warehouse file), so
     later steps read it instead of recompiling it into every query that needs it."""
     members = keep(episodes.episode_members(staged, cfg))
-    spans = keep(episodes.episode_spans(members, staged.patients))
+    spans = keep(episodes.episode_spans(members, staged.patients, cfg))
     tests = keep(testing.qualifying_tests(staged.labs, cfg))
     ep = attach(spans, testing.testing_status(spans, tests, cfg), "episode_id")
     ep = attach(ep, exclusions.excluded_reasons(spans, staged, cfg), "episode_id")
     ep = keep(coprescribing.just_in_case(ep, cfg).select(*EPISODE_COLUMNS))
     base = keep(response.iron_outcomes(ep, staged, cfg))
-    failed = keep(causes.failed_episodes(ep, base))
+    failed = keep(causes.failed_episodes(ep, base, members, cfg))
     adh = keep(adherence.adherence(failed, staged.dispensings, cfg))
     candidates = keep(causes.candidate_causes(failed, adh, members, staged, cfg))
     fc = keep(causes.failure_causes(failed, candidates, adh, staged, cfg))

@@ -12,7 +12,15 @@ episode when it is the first, or when BOTH
 - the supply of every earlier row ended more than `gap_days` days before this start
   (so a long, continuous course is never cut into two episodes).
 Every other row belongs to the current episode (a refill, a dose change, a switch to
-intravenous iron): it is not an audited start, and its supply extends the episode's end.
+intravenous iron): it is not an audited start.
+
+The episode's course (`end_at`, `course_end_known_at`) is the continuous supply from the
+start (RULES.md: "overlapping or adjacent prescriptions ... extend the episode"): rows in
+start order extend it while each starts at most `gap_days` days after the latest supply end
+so far; from the first row that starts later (a gap), no row extends it. A row after such a
+gap still belongs to the episode (it is not a new start within the wash-out), it just does not
+count as the same course. For the failure cause "course too short" the same rule is applied
+to the rows started on or before the assessment only (`pipeline.rules.causes`).
 
 Source rows: stg_prescriptions. A patient with no prescription rows at all (of any drug)
 but with dispensings has their dispensings used instead (`source_table` says which);
@@ -130,13 +138,27 @@ def episode_members(staged: Staged, cfg) -> ibis.Table:
     return rows.join(starts, ["patient_id", "agent", "_seq"]).drop("_seq")
 
 
-def episode_spans(members: ibis.Table, patients: ibis.Table) -> ibis.Table:
-    """One row per episode: the opening row's facts, the end of supply over all its rows."""
-    span = members.group_by("episode_id").agg(
-        end_at=members.supply_end_at.max(),
-        course_end_known_at=members.known_end_at.max(),
-        n_rows=members.count(),
+def continuous_course(rows: ibis.Table, gap_days: int) -> ibis.Table:
+    """`rows` (episode members) with `in_course`: whether the row belongs to the continuous
+    supply from the episode start (overlapping, or starting at most `gap_days` days after the
+    latest supply end of the rows before it; once a gap occurs, no later row is in it). A
+    row whose supply end is unknown uses the default course length here (see supply_end)."""
+    order = ["start_at", "row_id"]
+    reach = rows.supply_end_at.max().over(ibis.window(group_by="episode_id", order_by=order, rows=(None, -1)))
+    rows = rows.mutate(_gap=(days_after(rows.start_at, reach) > gap_days).fill_null(False).cast("int64"))
+    cum = ibis.window(group_by="episode_id", order_by=order, rows=(None, 0))
+    return rows.mutate(in_course=rows._gap.sum().over(cum) == 0).drop("_gap")
+
+
+def episode_spans(members: ibis.Table, patients: ibis.Table, cfg) -> ibis.Table:
+    """One row per episode: the opening row's facts, and the end of its continuous course
+    (`end_at`; `course_end_known_at` from stated supply ends only, null when none is known)."""
+    course = continuous_course(members, cfg.episodes.gap_days)
+    course = course.filter(course.in_course)
+    ends = course.group_by("episode_id").agg(
+        end_at=course.supply_end_at.max(), course_end_known_at=course.known_end_at.max()
     )
+    span = members.group_by("episode_id").agg(n_rows=members.count()).join(ends, "episode_id")
     first = members.filter(members.is_start)
     out = attach(first.join(span, "episode_id"), patients.select("patient_id", patient_site="site"), "patient_id")
     return out.select(

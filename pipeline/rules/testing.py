@@ -28,8 +28,15 @@ Result of the tests before the start (`prior_result_class`), from `[deficiency]`
 - a qualifying test without a usable value (reported only as text, e.g. "UNABLE TO REPORT";
   staged with value_num null, see pipeline/staging/labs.py): unknown. It still counts as a
   test taken (RULES.md: a test counts as taken when its sample was taken, whatever its value).
-Several tests in the look-back: deficient if any shows deficiency, else indeterminate if any
-is indeterminate, else not_deficient if any is not deficient, else unknown (only tests
+Ferritin decides iron status (RULES.md 'Deficiency cut-offs'): when a ferritin with a value
+was taken in the look-back, only the ferritin results set the class of an iron episode, so a
+TSAT < 20 % beside a ferritin of 100 ug/L or more is not deficient (the pattern of anaemia
+of inflammation); with inflammation a TSAT < 20 % only supports the ferritin < 100 reading,
+which is already deficient. TSAT (measured or computed from iron / TIBC) decides alone only
+when no ferritin with a value was taken; a ferritin without a usable value gives no
+information, so TSAT then decides.
+Several deciding tests in the look-back: deficient if any shows deficiency, else indeterminate
+if any is indeterminate, else not_deficient if any is not deficient, else unknown (only tests
 without a value). No test before the start: unknown.
 A reported comparator counts (`<25` ferritin is below 30), see `lab_values`.
 """
@@ -166,22 +173,35 @@ def _latest(t: ibis.Table, descending: bool) -> ibis.Table:
     return t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0).drop("_rn")
 
 
+def prior_tests(episodes: ibis.Table, tests: ibis.Table, cfg) -> ibis.Table:
+    """Qualifying tests in each episode's look-back window (tie rule of `timing`), with
+    `is_deciding`: whether the test sets the episode's result class (ferritin decides over
+    TSAT when a ferritin with a value was taken; see the module docstring)."""
+    ep = episodes.select("episode_id", "patient_id", "agent", "start_at", "start_has_time")
+    j = ep.join(tests, ["patient_id", "agent"])
+    t = cfg.testing
+    prior = j.filter(in_window_before(j.test_at, j.test_has_time, j.start_at, j.start_has_time, t.lookback_days))
+    is_ferritin = prior.test_name == "ferritin"
+    has_ferritin = (is_ferritin & prior.value_num.notnull()).any().over(ibis.window(group_by="episode_id"))
+    return prior.mutate(is_deciding=is_ferritin | ~has_ferritin)
+
+
 def testing_status(episodes: ibis.Table, tests: ibis.Table, cfg) -> ibis.Table:
     """One row per episode: testing_status, the latest prior test (at, analyte, row_id),
     prior_result_class, and the first test after the start (at, row_id)."""
     t = cfg.testing
     ep = episodes.select("episode_id", "patient_id", "agent", "start_at", "start_has_time")
     j = ep.join(tests, ["patient_id", "agent"])
-    before = in_window_before(j.test_at, j.test_has_time, j.start_at, j.start_has_time, t.lookback_days)
     after = in_window_after(j.test_at, j.test_has_time, j.start_at, j.start_has_time, t.after_days)
-    prior = j.filter(before)
+    prior = prior_tests(episodes, tests, cfg)
     latest = _latest(prior, descending=True).select(
         "episode_id", prior_test_at="test_at", prior_test_analyte="test_name", prior_test_row_id="row_id"
     )
-    cls = prior.group_by("episode_id").agg(
-        _any_def=(prior.result_class == "deficient").any(),
-        _any_ind=(prior.result_class == "indeterminate").any(),
-        _any_normal=(prior.result_class == "not_deficient").any(),
+    deciding = prior.filter(prior.is_deciding)
+    cls = deciding.group_by("episode_id").agg(
+        _any_def=(deciding.result_class == "deficient").any(),
+        _any_ind=(deciding.result_class == "indeterminate").any(),
+        _any_normal=(deciding.result_class == "not_deficient").any(),
     )
     first_after = _latest(j.filter(after), descending=False).select(
         "episode_id", after_test_at="test_at", after_test_row_id="row_id"

@@ -155,6 +155,16 @@ def iron_despite_normal_ferritin(g, L):
 
 
 @scenario
+def failed_anaemia_of_inflammation(g, L):
+    """Ferritin well above the inflamed cut-off beside a low TSAT and a raised CRP: ferritin
+    decides, so iron deficiency was never shown (wrong_diagnosis) and CRP gives inflammation."""
+    iron_patient(g, L, test="normal", followup="fail")
+    lab(g, "tsat", -g.days(3, 6), L.tsat_low + g.jitter(-1, 1))
+    lab(g, "crp", -g.days(1, 10), L.crp_high * g.jitter(0.9, 1.5))
+    iron_truth(g, L, "tested_before", "failed", causes=("inflammation", "wrong_diagnosis"))
+
+
+@scenario
 def iron_no_baseline_hb(g, L):
     iron_patient(g, L, baseline=False)
     iron_truth(g, L, "tested_before", "not_assessable", na="no_baseline_hb")
@@ -188,6 +198,15 @@ def failed_low_dose(g, L):
 def failed_short_course(g, L):
     iron_patient(g, L, followup="fail", duration=10, dispense_days=10)
     iron_truth(g, L, "tested_before", "failed", causes=("short_course", "non_adherence"))
+
+
+@scenario
+def failed_short_course_later_order(g, L):
+    """A 10-day course, fully taken; a new order after a gap and after the follow-up Hb does
+    not extend the course (RULES.md 'Treatment episodes'), so the course was too short."""
+    iron_patient(g, L, followup="fail", duration=10, dispense_days=56)
+    prescription(g, ORAL_IRON, L.fu_to - 10, 56)
+    iron_truth(g, L, "tested_before", "failed", causes=("short_course",))
 
 
 @scenario

@@ -23,7 +23,9 @@ def failed_iron(
     return rid
 
 
-def irida_labs(s, pid, tsat=5, mcv=65, ferritin=40):
+def irida_labs(s, pid, tsat=5, mcv=65, ferritin=20):
+    """Marked microcytosis, very low TSAT, ferritin not very low (>= 15) yet below 30, so the
+    ferritin (which decides iron status) shows deficiency and wrong_diagnosis is not found."""
     s.lab(pid, day(-10), "tsat", tsat)
     s.lab(pid, day(-10), "mcv", mcv)
     s.lab(pid, day(-10), "ferritin", ferritin)
@@ -113,7 +115,9 @@ def out(module_builder):
     s.lab("IRIDA_DERIVED", day(-10), "iron", 3)
     s.lab("IRIDA_DERIVED", day(-10), "tibc", 80)
     s.lab("IRIDA_DERIVED", day(-10), "mcv", 65)
-    s.lab("IRIDA_DERIVED", day(-10), "ferritin", 40)
+    s.lab("IRIDA_DERIVED", day(-10), "ferritin", 20)
+    failed_iron(s, "IRIDA_FER40", ferritin=None)
+    irida_labs(s, "IRIDA_FER40", ferritin=40)  # ferritin >= 30 decides: not deficient
     failed_iron(s, "IRIDA_NODISP", ferritin=None, dispensed=None)
     irida_labs(s, "IRIDA_NODISP")
     failed_iron(s, "IRIDA_LOWDOSE", ferritin=None, elemental=20.0)
@@ -129,6 +133,41 @@ def out(module_builder):
     s.dx("BLEED_AND_MDS", day(-5), "gi_bleeding", "K922")
     s.dx("BLEED_AND_MDS", day(-5), "marrow_failure", "D46")
     failed_iron(s, "IV_NODISP", route_class="iron_iv", dispensed=None, days_supply=1)
+    # the course: continuous supply from the start, only orders started by the assessment
+    for pid, second_start, expect_short in [
+        ("COURSE_GAP", day(12), True),  # supply days 0-9, next order 3 days later: a gap
+        ("COURSE_ADJ", day(10), False),  # next order the day after: adjacent, course to day 65
+    ]:
+        rid = failed_iron(s, pid, days_supply=10, dispensed=56)
+        s.rx(pid, second_start, "iron_oral", days_supply=56)
+        if expect_short:
+            ids[pid] = rid
+    for pid, order_time in [("COURSE_AFTER_HB", "18:00"), ("COURSE_BEFORE_HB", "08:00")]:
+        # demo iron-112830: follow-up Hb on day 20, a new order the same evening
+        s.patient(pid)
+        s.lab(pid, day(-10), "ferritin", 12)
+        s.lab(pid, day(-1), "hb", 100)
+        s.lab(pid, day(20, "09:00"), "hb", 102)
+        rid = s.rx(pid, day(0, "10:00"), "iron_oral", days_supply=20)  # supply days 0-19
+        s.rx(pid, day(20, order_time), "iron_oral", days_supply=90)
+        s.disp(pid, day(0), days_supply=56)
+        ids[pid] = rid
+    # ferritin decides iron status: a high ferritin with a low TSAT and a raised CRP is the
+    # anaemia-of-inflammation pattern (MIMIC demo: ferritin 1,105 ug/L, CRP 146 mg/L)
+    failed_iron(s, "INFL_PATTERN", ferritin=None)
+    ids["INFL_PATTERN"] = s.lab("INFL_PATTERN", day(-10), "ferritin", 1105)
+    s.lab("INFL_PATTERN", day(-5), "tsat", 12)
+    s.lab("INFL_PATTERN", day(-3), "crp", 146)
+    failed_iron(s, "FER99_INFLAMED", ferritin=None)
+    s.lab("FER99_INFLAMED", day(-10), "ferritin", 99)
+    s.lab("FER99_INFLAMED", day(-5), "tsat", 12)
+    s.lab("FER99_INFLAMED", day(-3), "crp", 146)
+    failed_iron(s, "FERNULL_TSAT12", ferritin=None)
+    s.lab("FERNULL_TSAT12", day(-10), "ferritin", None)
+    s.lab("FERNULL_TSAT12", day(-5), "tsat", 12)
+    failed_iron(s, "FERNULL_TSAT25", ferritin=None)
+    s.lab("FERNULL_TSAT25", day(-10), "ferritin", None)
+    ids["FERNULL_TSAT25"] = s.lab("FERNULL_TSAT25", day(-5), "tsat", 25)
     return s.classify() | {"ids": ids}
 
 
@@ -176,6 +215,7 @@ def out(module_builder):
         ("IRIDA_MCV70", ["unexplained"]),
         ("IRIDA_FER14", ["unexplained"]),
         ("IRIDA_DERIVED", ["irida_suspected"]),
+        ("IRIDA_FER40", ["wrong_diagnosis"]),  # a cause is found, so IRIDA is never suggested
         ("IRIDA_NODISP", ["adherence_unknown"]),
         ("IRIDA_LOWDOSE", ["low_dose"]),
         ("IRIDA_DOSE_UNKNOWN", ["unexplained"]),
@@ -183,6 +223,14 @@ def out(module_builder):
         ("DOSE_AND_BLEED", ["blood_loss", "low_dose"]),
         ("BLEED_AND_MDS", ["blood_loss", "marrow"]),
         ("IV_NODISP", ["unexplained"]),  # adherence is not asked of intravenous iron
+        ("COURSE_GAP", ["short_course"]),
+        ("COURSE_ADJ", ["unexplained"]),
+        ("COURSE_AFTER_HB", ["short_course"]),  # the order after the follow-up Hb does not count
+        ("COURSE_BEFORE_HB", ["unexplained"]),
+        ("INFL_PATTERN", ["inflammation", "wrong_diagnosis"]),
+        ("FER99_INFLAMED", ["inflammation"]),  # ferritin < 100 with CRP > 5: deficiency shown
+        ("FERNULL_TSAT12", ["unexplained"]),  # ferritin without a value: TSAT decides, deficient
+        ("FERNULL_TSAT25", ["wrong_diagnosis"]),
     ],
 )
 def test_causes(out, pid, causes):
@@ -209,6 +257,8 @@ def test_primary_cause_follows_precedence(out, pid, primary):
     [
         ("DOSE29", "stg_prescriptions"),
         ("SHORT", "stg_prescriptions"),
+        ("COURSE_GAP", "stg_prescriptions"),
+        ("COURSE_AFTER_HB", "stg_prescriptions"),
         ("BLEED90", "stg_diagnoses"),
         ("PPI_DISP", "stg_dispensings"),
         ("CRP6", "stg_labs"),
@@ -222,6 +272,15 @@ def test_evidence_points_at_the_supporting_row(out, pid, table):
     row = one(out["failure_causes"], patient_id=pid)
     assert (row.evidence_table, row.evidence_row_id) == (table, out["ids"][pid])
     assert isinstance(row.evidence, str) and len(row.evidence) > 10
+
+
+@pytest.mark.parametrize("pid", ["INFL_PATTERN", "FERNULL_TSAT25"])
+def test_wrong_diagnosis_evidence_is_the_deciding_test(out, pid):
+    """The ferritin when one was measured (not the later low TSAT), else the TSAT."""
+    fc = out["failure_causes"]
+    row = one(fc, patient_id=pid, cause="wrong_diagnosis")
+    assert (row.evidence_table, row.evidence_row_id) == ("stg_labs", out["ids"][pid])
+    assert "did not show iron deficiency" in row.evidence
 
 
 def test_every_cause_row_has_readable_evidence(out):

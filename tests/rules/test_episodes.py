@@ -25,6 +25,11 @@ def out(module_builder):
         "OTHERDRUG",
         "DISPONLY",
         "RXANDDISP",
+        "COURSE_ADJ",
+        "COURSE_GAP2",
+        "COURSE_OVERLAP",
+        "COURSE_GAP_THEN_ADJ",
+        "COURSE_NOEND_THEN_ADJ",
     ]:
         s.patient(pid)
     ids["SINGLE"] = s.rx("SINGLE", day(0), "iron_oral", days_supply=28)
@@ -49,6 +54,18 @@ def out(module_builder):
     ids["DISPONLY"] = s.disp("DISPONLY", day(0), "iron_oral", days_supply=30)
     s.rx("RXANDDISP", day(0), "anticoagulant")
     s.disp("RXANDDISP", day(5), "iron_oral")
+    # the course: continuous supply from the start ([episodes] gap_days = 1)
+    s.rx("COURSE_ADJ", day(0), "iron_oral", days_supply=28)  # supply days 0-27
+    s.rx("COURSE_ADJ", day(28), "iron_oral", days_supply=28)  # starts 1 day after: adjacent
+    s.rx("COURSE_GAP2", day(0), "iron_oral", days_supply=28)
+    s.rx("COURSE_GAP2", day(29), "iron_oral", days_supply=28)  # 2 days after: a gap
+    s.rx("COURSE_OVERLAP", day(0), "iron_oral", days_supply=28)
+    s.rx("COURSE_OVERLAP", day(10), "iron_oral", days_supply=28)
+    s.rx("COURSE_GAP_THEN_ADJ", day(0), "iron_oral", days_supply=28)
+    s.rx("COURSE_GAP_THEN_ADJ", day(40), "iron_oral", days_supply=28)
+    s.rx("COURSE_GAP_THEN_ADJ", day(41), "iron_oral", days_supply=28)
+    s.rx("COURSE_NOEND_THEN_ADJ", day(0), "iron_oral", days_supply=None)  # default 28 days
+    s.rx("COURSE_NOEND_THEN_ADJ", day(28), "iron_oral", days_supply=28)
     return s.classify() | {"ids": ids}
 
 
@@ -89,7 +106,8 @@ def test_switch_to_iv_within_washout_joins_the_oral_episode(out):
     eps = out["episodes"][out["episodes"].patient_id == "IVJOIN"]
     assert len(eps) == 1
     e = eps.iloc[0]
-    assert (e.route, e.n_rows, e.end_at) == ("oral", 2, pd.Timestamp(day(40)))
+    # the IV dose 13 days after the oral supply ended is in the episode but not its course
+    assert (e.route, e.n_rows, e.end_at) == ("oral", 2, pd.Timestamp(day(27)))
 
 
 def test_unknown_supply_assumes_default_course_but_keeps_known_end_null(out):
@@ -115,3 +133,23 @@ def test_dispensing_opens_episode_only_for_patient_without_prescriptions(out):
     e = episode(out, "DISPONLY")
     assert (e.source_table, e.first_row_id) == ("stg_dispensings", out["ids"]["DISPONLY"])
     assert "RXANDDISP" not in set(out["episodes"].patient_id)
+
+
+@pytest.mark.parametrize(
+    "pid, n_rows, end_day, known_end_day",
+    [
+        ("COURSE_ADJ", 2, 55, 55),
+        ("COURSE_GAP2", 2, 27, 27),
+        ("COURSE_OVERLAP", 2, 37, 37),
+        ("COURSE_GAP_THEN_ADJ", 3, 27, 27),  # after a gap nothing extends the course
+        ("COURSE_NOEND_THEN_ADJ", 2, 55, 55),  # unknown supply: default course for continuity
+    ],
+)
+def test_end_at_is_the_continuous_supply_from_the_start(out, pid, n_rows, end_day, known_end_day):
+    """RULES.md 'Treatment episodes': overlapping or adjacent (within gap_days) orders extend it."""
+    e = episode(out, pid)
+    assert (e.n_rows, e.end_at, e.course_end_known_at) == (
+        n_rows,
+        pd.Timestamp(day(end_day)),
+        pd.Timestamp(day(known_end_day)),
+    )

@@ -94,3 +94,27 @@ def test_a_test_reported_only_in_comments_counts_as_taken(demo):
     p = ep[(ep.patient_id == "10039708") & ep.agent.isin(["b12", "folate"])].set_index("agent")
     assert p.testing_status.to_dict() == {"b12": "tested_before", "folate": "tested_before"}
     assert p.prior_result_class.to_dict() == {"b12": "not_deficient", "folate": "not_deficient"}
+
+
+def test_ferritin_decides_iron_status(demo):
+    """Demo patient 10015860: ferritin up to 1,105 ug/L with CRP up to 146 mg/L and a low
+    computed TSAT is not iron deficiency (anaemia of inflammation); iron-114870 (ferritin 828,
+    TSAT 13 %) failed, and wrong_diagnosis is found."""
+    ep = demo["episodes"].set_index("episode_id")
+    assert ep.loc["iron-112821", "prior_result_class"] == "not_deficient"
+    iron = demo["episodes"][demo["episodes"].agent == "iron"]
+    assert iron.prior_result_class.value_counts().to_dict() == {"unknown": 12, "not_deficient": 4, "deficient": 2}
+    fc = demo["failure_causes"]
+    assert set(fc[fc.cause == "wrong_diagnosis"].episode_id) == {"iron-114870"}
+
+
+def test_an_order_after_the_follow_up_hb_does_not_extend_the_course(demo):
+    """Demo iron-112830: two doses (supply to day 1), follow-up Hb on day 20, a new order the
+    same evening: the course ended on day 1, so the course was too short."""
+    ep = demo["episodes"].set_index("episode_id")
+    assert ep.loc["iron-112830", "end_at"] == pd.Timestamp("2013-07-05 18:00:00")
+    fc = demo["failure_causes"]
+    assert "short_course" in set(fc[fc.episode_id == "iron-112830"].cause)
+    assert demo["iron_outcomes"].query("outcome == 'failed'").primary_cause.value_counts().to_dict() == {
+        "short_course": 5
+    }

@@ -92,6 +92,25 @@ def out(module_builder):
     _iron(s, "PAIR_NULL")
     s.lab("PAIR_NULL", day(-5), "iron", None)
     s.lab("PAIR_NULL", day(-5), "tibc", 70)
+    # ferritin decides iron status; TSAT alone only without a ferritin value (RULES.md)
+    for pid, fer, tsat, crp in [
+        ("FER1105_TSAT12_CRP146", 1105, 12, 146),  # MIMIC demo: anaemia of inflammation pattern
+        ("FER99_TSAT15_CRP6", 99, 15, 6),
+        ("FER100_TSAT15_CRP6", 100, 15, 6),
+        ("FER29_TSAT30", 29, 30, None),
+        ("FER30_TSAT19", 30, 19.9, None),
+        ("FERNULL_TSAT19", None, 19.9, None),
+        ("FERNULL_TSAT20", None, 20, None),
+    ]:
+        _iron(s, pid)
+        s.lab(pid, day(-5), "ferritin", fer)
+        s.lab(pid, day(-3), "tsat", tsat)
+        if crp is not None:
+            s.lab(pid, day(-4), "crp", crp)
+    _iron(s, "FER150_PAIR7")
+    s.lab("FER150_PAIR7", day(-5), "ferritin", 150)
+    s.lab("FER150_PAIR7", day(-5), "iron", 5)
+    s.lab("FER150_PAIR7", day(-5), "tibc", 70)
     _iron(s, "HOLOTC", agent="b12")
     s.lab("HOLOTC", day(-5), "holotc", 20)
     _iron(s, "LATEST")
@@ -170,6 +189,14 @@ def test_iron_with_transferrin_qualifies_but_is_indeterminate(out):
         ("INFL_99_5", "not_deficient"),
         ("INFL_100_6", "not_deficient"),
         ("INFL_FAR", "not_deficient"),  # CRP 31 days before the ferritin
+        ("FER1105_TSAT12_CRP146", "not_deficient"),
+        ("FER99_TSAT15_CRP6", "deficient"),
+        ("FER100_TSAT15_CRP6", "not_deficient"),
+        ("FER29_TSAT30", "deficient"),
+        ("FER30_TSAT19", "not_deficient"),
+        ("FERNULL_TSAT19", "deficient"),
+        ("FERNULL_TSAT20", "not_deficient"),
+        ("FER150_PAIR7", "not_deficient"),  # computed TSAT 7 % does not override the ferritin
     ],
 )
 def test_iron_prior_result_class(out, pid, cls):
