@@ -5,6 +5,7 @@ User errors (bad file, bad config, bad option) print one line and exit with code
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from datetime import date
@@ -207,7 +208,9 @@ def run(
     synth_out: Path = typer.Option(
         Path("data/synthetic"), "--synth-out", help="Where the synthetic cohort is written."
     ),
-    fresh: bool = typer.Option(False, "--fresh", help="Start from an empty warehouse (deletes the --db file first)."),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Start from an empty warehouse (drops every table of --db; refused while it is in use)."
+    ),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
 ):
@@ -216,9 +219,10 @@ def run(
 
     cfg = _config(config)
     t0 = time.perf_counter()
+    steps.check_output(out)
     if fresh and db.exists():
-        say(f"[fresh] removing the previous warehouse {db}")
-        db.unlink()
+        say(f"[fresh] emptying the previous warehouse {db}")
+        steps.fresh(db)
     if input is None:
         input = synth_out
         with _timed(f"synth {patients} patients (no --input given)"):
@@ -302,7 +306,13 @@ def codes(
     say("no unmapped codes in the audited domains" if df.empty else df.to_string(index=False))
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    # SIGTERM as SystemExit: cleanup (the report's temporary folder, open transactions) runs.
+    sys.exit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except UserError as exc:

@@ -147,6 +147,8 @@ def run(
     `out` is given). `stage(name)` may return a context manager wrapped around each step
     (the CLI uses it to time and announce them)."""
     stage = stage or (lambda name: _nothing())
+    if out is not None:
+        check_output(out)  # a bad --out stops before the work, not after it
     with stage("load"):
         loaded = load(source, input_path, db, config, progress)
     with stage("validate"):
@@ -165,6 +167,22 @@ def run(
 @contextmanager
 def _nothing():
     yield
+
+
+def check_output(out: Path) -> Path:
+    """The report folder parent `out`, created and proven writable, or a UserError saying why not."""
+    from pipeline.report.build import prepare_out_dir
+
+    return prepare_out_dir(out)
+
+
+def fresh(db: Path) -> int:
+    """Empty the warehouse at `db` for a fresh run (nothing to do when it does not exist).
+    Takes the write lock first: a warehouse another process has open is left untouched and
+    the error says it is in use. Returns the number of tables dropped."""
+    from pipeline.engine.connection import empty_warehouse
+
+    return empty_warehouse(db) if Path(db).exists() else 0
 
 
 def build_demo_warehouse(path: str | Path, patients: int = 300, seed: int = 1) -> Path:

@@ -2,7 +2,9 @@
 
 `connect(path)` opens the DuckDB warehouse file through Ibis; every step above receives
 the Ibis backend and speaks Ibis. `transaction(con)` makes a group of writes all-or-nothing
-on DuckDB (other engines write in turn).
+on DuckDB (other engines write in turn). `empty_warehouse(path)` is `run --fresh`: it takes
+the warehouse's write lock before removing anything, so it can never pull a warehouse from
+under another process that is writing it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def connect(db_path: str | Path, read_only: bool = False, engine=None) -> ibis.B
     db_path = Path(db_path)
     if read_only and not db_path.exists():
         raise UserError(f"warehouse not found: {db_path} (run `anemia-audit load` first)")
+    _check_is_duckdb(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = ibis.duckdb.connect(str(db_path), read_only=read_only)
@@ -32,6 +35,20 @@ def connect(db_path: str | Path, read_only: bool = False, engine=None) -> ibis.B
     if engine is not None:
         _apply_settings(con, engine)
     return con
+
+
+def _check_is_duckdb(db_path: Path) -> None:
+    """DuckDB opens a non-empty file shorter than its header (a small CSV passed as --db) as a
+    new database and may overwrite it later; refuse anything that is not a DuckDB file."""
+    try:
+        with open(db_path, "rb") as fh:
+            head = fh.read(12)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UserError(f"{db_path}: cannot open the warehouse ({exc.strerror})") from None
+    if head and head[8:12] != b"DUCK":
+        raise UserError(f"{db_path}: is not a DuckDB warehouse file; pass --db a .duckdb file (it is left untouched)")
 
 
 def _apply_settings(con, engine) -> None:
@@ -64,3 +81,24 @@ def transaction(con: ibis.BaseBackend) -> Iterator[None]:
         db.execute("COMMIT")
     finally:
         con._anemia_in_transaction = False
+
+
+def empty_warehouse(db_path: str | Path) -> int:
+    """Drop every table and view of the warehouse at `db_path`, in one transaction, while
+    holding DuckDB's write lock; returns how many were dropped. When another process has
+    the warehouse open, opening it read-write fails and nothing is touched (a UserError);
+    a file that is not a DuckDB database is refused the same way, never deleted."""
+    con = connect(db_path)
+    try:
+        db = con.con
+        objects = db.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = current_database()"
+            " AND table_schema = 'main'"
+        ).fetchall()
+        with transaction(con):
+            for name, kind in objects:
+                db.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} IF EXISTS "{name}"')
+        db.execute("CHECKPOINT")  # the freed blocks are reused by the next load
+        return len(objects)
+    finally:
+        con.disconnect()

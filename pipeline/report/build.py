@@ -8,11 +8,24 @@ not for release.
 
 The folder is written beside its final place and renamed into it when complete, so a
 reader never sees a half-written report; a second run for the same period replaces it.
+
+Output folder safety (issue 12, item 7; docs/reliability.md):
+- `--out` that is a file, cannot be created or written, or lies under /proc, /sys or /dev is
+  a UserError (one line), checked before any work (`prepare_out_dir`, also called by
+  `steps.run` before loading).
+- The temporary folder (`.<report name>.<pid>-<random>.tmp`, mode 0700) is removed on any
+  exception or SIGTERM; a SIGKILL cannot be caught, so every report first removes the
+  temporary and moved-aside folders that earlier runs left behind (their process is gone,
+  or they are more than a day old). No hidden copy of the case lists outlives the next run.
+- Only an earlier report (a folder holding manifest.json) is ever replaced; a file, symlink
+  or other folder with the report's name stops with a UserError and is left untouched.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -22,7 +35,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.errors import UserError
 from pipeline.report.frames import check_arguments, collect, csv_frame
+
+_SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+# .<report name>.<pid>-<random>.tmp|old; folders of versions before the pid was recorded lack "<pid>-"
+_LEFTOVER = re.compile(r"^\.anemia-audit-report-.*\.(?:(?P<pid>\d+)-)?[^.-]*\.(tmp|old)$")
+_LEFTOVER_MAX_AGE_S = 24 * 3600
+# Environment faults while writing (full disk, read-only or revoked folder): a user error.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
 
 
 def build_report(
@@ -41,12 +62,13 @@ def build_report(
     from pipeline.report import caselists, html, manifest, xlsx
 
     started, t0 = datetime.now(UTC), time.perf_counter()
+    out_dir = prepare_out_dir(out_dir)
+    remove_leftovers(out_dir)
     check_arguments(con, config, period_from, period_to, by)
     data = collect(con, config, period_from, period_to, by)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / folder_name(data.facts["period_start"], data.facts["period_end"])
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=out_dir))
+    _check_replaceable(final)
+    tmp = _make_temp(out_dir, final)
     try:
         outputs = write_csv(tmp / "csv", data.files)
         xlsx.write(tmp / "audit.xlsx", data, config)
@@ -66,10 +88,83 @@ def build_report(
         )
         os.chmod(tmp, 0o755)
         _swap_into_place(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in _WRITE_ERRNOS:
+            raise UserError(f"output folder {out_dir}: cannot write the report ({exc.strerror})") from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """`out_dir`, created if needed and proven writable, or a UserError saying why not."""
+    out_dir = Path(out_dir)
+    where = out_dir.resolve()
+    for tree in _SYSTEM_TREES:
+        if where == tree or tree in where.parents:
+            raise UserError(f"output folder {out_dir}: is under {tree}, a system folder; choose a folder of your own")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"output folder {out_dir}: is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".anemia-audit-write-test.", dir=out_dir))  # root ignores mode bits
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"output folder {out_dir}: part of the path is a file, not a folder") from None
+    except OSError as exc:
+        raise UserError(f"output folder {out_dir}: cannot be created or written ({exc.strerror})") from None
+    return out_dir
+
+
+def remove_leftovers(out_dir: Path) -> list[str]:
+    """Remove the temporary and moved-aside report folders that killed runs left in `out_dir`
+    (their process is gone, or they are over a day old); returns their names."""
+    removed = []
+    for path in out_dir.iterdir():
+        match = _LEFTOVER.match(path.name)
+        if not match or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            age = time.time() - path.lstat().st_mtime
+        except OSError:
+            continue
+        if match["pid"] and _alive(int(match["pid"])) and age < _LEFTOVER_MAX_AGE_S:
+            continue  # a report being written right now by another process
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _make_temp(out_dir: Path, final: Path) -> Path:
+    try:  # mode 0700 until complete: a folder stranded by a kill is readable by its owner only
+        return Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}-", suffix=".tmp", dir=out_dir))
+    except OSError as exc:
+        raise UserError(f"output folder {out_dir}: cannot be written ({exc.strerror})") from None
+
+
+def _check_replaceable(final: Path) -> None:
+    """Only an earlier report is replaced; anything else under its name is the user's."""
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise UserError(f"{final}: exists and is not a report folder; move it away or choose another --out")
+    if final.is_dir() and not (final / "manifest.json").is_file():
+        raise UserError(
+            f"{final}: exists and is not an anemia-audit report (no manifest.json); "
+            "move it away or choose another --out"
+        )
 
 
 def _write_internal(con, folder: Path, config, period_from, period_to, by) -> dict[str, int]:
@@ -95,8 +190,10 @@ def folder_name(start: date | None, end: date | None) -> str:
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
     """rename() cannot replace a non-empty folder, so an existing report is first moved
-    aside (same parent, same file system), then the new one takes its name."""
-    old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
+    aside (same parent, same file system), then the new one takes its name. A kill between
+    the two renames leaves the old report under its `.old` name, removed by the next run."""
+    _check_replaceable(final)
+    old = final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
     if final.exists():
         os.replace(final, old)
     os.replace(tmp, final)
