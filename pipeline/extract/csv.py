@@ -15,6 +15,8 @@ Problems raise UserError, one line naming the file:
   nothing, with a note.
 - File-level problems (empty, wrong delimiter, no header row, unnamed or duplicate column,
   missing required column, identifier-like column, nested Parquet type) name the column.
+- A value that looks like a direct identifier (e-mail, phone, NHS number, SSN, postcode) in a
+  free-text column stops the load naming file, column and line (pipeline/extract/privacy.py).
 - Reading errors (ragged row, bad UTF-8, damaged gzip) name the physical line, header = line 1,
   and the column. Messages never quote a value: data rows carry patient identifiers.
 
@@ -42,7 +44,7 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import UserError
 from pipeline.extract.base import COLUMNS, REQUIRED_COLUMNS, REQUIRED_TABLES, TABLES, Extract, SourceTable, file_sha256
-from pipeline.extract.privacy import screen_columns
+from pipeline.extract.privacy import screen_columns, screen_values
 
 _SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _BATCH_BYTES = 16 << 20
@@ -220,6 +222,23 @@ def _find_fault(path: Path, header: list[str], keep: list[str]) -> str | None:
         return f"{_describe(exc)} at line {reader.line_num + 1 if reader else 1}"
 
 
+def _line_of_row(path: Path, row: int) -> str:
+    """Where data row `row` starts, as 'line N' (header = line 1; quoted newlines counted)."""
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        n = 0
+        while True:
+            start = reader.line_num + 1
+            record = next(reader, None)
+            if record is None:
+                return f"row {row}"
+            if record:  # blank lines are not rows, as for pyarrow
+                n += 1
+                if n == row:
+                    return f"line {start}"
+
+
 def _arrow_problem(exc: Exception) -> str:
     """pyarrow's message, when the rescan found nothing, cut before the row text it appends."""
     msg = (str(exc).splitlines() or [type(exc).__name__])[0]
@@ -314,8 +333,14 @@ def read_file(table: str, path: Path, config) -> SourceTable:
         batches = lambda: _csv_batches(path, written, keep)
     else:
         batches = lambda: iter(())  # pyarrow refuses a header with no line end and nothing after it
-    # First pass: the whole file, so that any fault stops here, before the loader starts.
-    if not sum(b.num_rows for b in _with_row_numbers(path, batches(), pairs)):
+    # First pass: the whole file, so that any fault (or an identifier value) stops here, before
+    # the loader starts.
+    line_of = (lambda row: f"row {row}") if parquet else (lambda row: _line_of_row(path, row))
+    n_rows = 0
+    for batch in _with_row_numbers(path, batches(), pairs):
+        screen_values(path.name, batch, line_of)
+        n_rows += batch.num_rows
+    if not n_rows:
         empty = f"{path.name}: no data rows{' (header only)' if not has_rows else ''}; {table}"
         if table in REQUIRED_TABLES:
             raise UserError(f"{empty} is required")

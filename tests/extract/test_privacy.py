@@ -26,6 +26,31 @@ IDENTIFIERS = [
     "dob",
     "date_of_birth",
     "BirthDate",
+    # issue 12, item 9: more names (data/reference/identifier_patterns.csv)
+    "Hospital Number",
+    "hosp_no",
+    "hospital_id",
+    "patient_mrn",
+    "MRN_no",
+    "mrns",
+    "medical_record_number",
+    "CHI",
+    "chi_number",
+    "birthdate",
+    "birth_day",
+    "D.O.B",
+    "date_birth",
+    "initials",
+    "patient_initials",
+    "street",
+    "street_name",
+    "NI number",
+    "nino",
+    "national_insurance_no",
+    "passport",
+    "passport_number",
+    "telephone_no",
+    "middle_name",
 ]
 HARMLESS = [
     "patient_id",
@@ -82,3 +107,9 @@ def test_allowed_column_loads_but_is_not_a_contract_column(tmp_path):
     cfg = load_config().with_overrides({"privacy": {"allow_columns": ["dob"]}})
     con, _recon = load_and_validate(folder, tmp_path / "w.duckdb", config=cfg)
     assert "dob" not in con.table("raw_patients").columns
+
+
+def test_no_contract_column_is_an_identifier():
+    from pipeline.extract.base import COLUMNS
+
+    assert [c for cols in COLUMNS.values() for c in cols if looks_like_identifier(c)] == []
