@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from types import ModuleType
 
 import ibis
+import ibis.expr.datatypes as dt
 import pandas as pd
 from ibis import _
 
@@ -50,22 +51,30 @@ def checks_frame(ctx: Context) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_FAILURE = dt.Struct({"check_id": dt.string, "reason": dt.string})
+
+
 def _failures(cand: ibis.Table, table: str, ctx: Context) -> ibis.Table:
-    parts = []
+    """Every failing row x check in one pass over the table: each check is an element of
+    one array column (its id and reason when it fails, else null), and the failing
+    elements are unnested into quarantine rows. No per-check scan."""
+    entries = []
     for check in MODULES[table].checks(ctx):
-        bad = cand.filter(check.fails(cand).fill_null(False))
-        parts.append(
-            bad.select(
-                table_name=ibis.literal(table),
-                row_id=bad.row_id,
-                source_file=bad.source_file,
-                source_row=bad.source_row,
-                check_id=ibis.literal(check.check_id),
-                reason=check.reason(bad).fill_null(check.description),
-                raw_values=raw_values(bad, COLUMNS[table]),
-            )
-        )
-    return ibis.union(*parts, distinct=False)
+        found = ibis.struct({"check_id": ibis.literal(check.check_id),
+                             "reason": check.reason(cand).fill_null(check.description)})  # fmt: skip
+        entries.append(ibis.ifelse(check.fails(cand).fill_null(False), found, ibis.null(_FAILURE)))
+    flagged = cand.mutate(_failed=ibis.array(entries).filter(lambda f: f.notnull()))
+    flagged = flagged.filter(flagged._failed.length() > 0)
+    rows = flagged.mutate(_f=flagged._failed.unnest())
+    return rows.select(
+        table_name=ibis.literal(table),
+        row_id=rows.row_id,
+        source_file=rows.source_file,
+        source_row=rows.source_row,
+        check_id=rows._f.check_id,
+        reason=rows._f.reason,
+        raw_values=raw_values(rows, COLUMNS[table]),
+    )
 
 
 def _stage_table(con, table: str, ctx: Context, progress) -> None:
