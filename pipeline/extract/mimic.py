@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.codes import read_codelist
 from pipeline.config import load_config
 from pipeline.engine import files
 from pipeline.errors import UserError
 from pipeline.extract.base import COLUMNS, Extract, SourceTable, file_sha256
-from pipeline.paths import CODELISTS_DIR
 
 REQUIRED_FILES = ("patients", "labevents", "d_labitems", "prescriptions")
 OPTIONAL_FILES = ("emar", "diagnoses_icd", "admissions")
@@ -331,4 +331,4 @@ def _source_table(con, table: str, path: Path, sql: str, notes: list[str]) -> So
 
 
 def _read_codelist(name: str) -> pd.DataFrame:
-    return pd.read_csv(CODELISTS_DIR / name, dtype=str, keep_default_na=False)
+    return read_codelist(name).fillna("")

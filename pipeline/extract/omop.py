@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.codes import read_codelist
 from pipeline.engine import files
 from pipeline.errors import UserError
 from pipeline.extract.base import COLUMNS, Extract, SourceTable, file_sha256
-from pipeline.paths import CODELISTS_DIR
 
 REQUIRED = ("person", "measurement", "drug_exposure")
 OPTIONAL = ("condition_occurrence", "concept", "care_site", "visit_occurrence", "provider", "observation_period")
@@ -203,10 +203,10 @@ def _stage(con, src: _Source) -> None:
 
 def _stage_codelists(con) -> None:
     """`omop_concepts` (data/codelists/omop_concepts.csv) and `routes` (routes.csv)."""
-    concepts = pd.read_csv(CODELISTS_DIR / "omop_concepts.csv", dtype=str, keep_default_na=False)
+    concepts = read_codelist("omop_concepts.csv").fillna("")
     concepts["concept_id"] = concepts["concept_id"].astype("int64")
     con.register("omop_concepts", concepts[["domain", "concept_id", "maps_to"]])
-    routes = pd.read_csv(CODELISTS_DIR / "routes.csv", dtype=str, keep_default_na=False)
+    routes = read_codelist("routes.csv").fillna("")
     con.register(
         "routes",
         pd.DataFrame(

@@ -5,8 +5,8 @@ data/codelists/drugs.csv; null when the dose is not given in those terms)."""
 from __future__ import annotations
 
 import ibis
-import pandas as pd
 
+from pipeline.codes import read_table
 from pipeline.extract.base import COLUMNS
 from pipeline.paths import CODELISTS_DIR, REFERENCE_DIR
 from pipeline.staging.common import (
@@ -50,7 +50,7 @@ STAGED_COLUMNS = (
 
 
 def _lookup(path, key: str, value: str, prefix: str) -> ibis.Table:
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)[[key, value]]
+    df = read_table(path).fillna("")[[key, value]]
     return ibis.memtable(df.rename(columns={key: f"{prefix}_key", value: f"{prefix}_value"}))
 
 
