@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.episodes import supply_end
 from pipeline.rules.inputs import attach
+from pipeline.rules.supplies import dispensing_supplies
 from pipeline.rules.timing import days_after
 
 
 def supply_islands(dispensings: ibis.Table, cfg) -> ibis.Table:
     """Merged, non-overlapping iron supply intervals per patient (dates, inclusive)."""
-    dx = dispensings.filter(dispensings.has_iron.fill_null(False))
-    dx = dx.select(
-        "patient_id",
-        "row_id",
-        s=dx.dispensed_at.date(),
-        e=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, cfg.episodes.default_course_days).date(),
-    )
+    dx = dispensing_supplies(dispensings, cfg)
+    dx = dx.filter(dx.has_iron.fill_null(False))
+    dx = dx.select("patient_id", "row_id", s=dx.d_start.date(), e=dx.d_end.date())
     order = ["s", "row_id"]
     earlier = ibis.window(group_by="patient_id", order_by=order, rows=(None, -1))
     dx = dx.mutate(_new=(dx.e.max().over(earlier).isnull() | (days_after(dx.s, dx.e.max().over(earlier)) > 1)))

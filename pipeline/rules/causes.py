@@ -55,9 +55,11 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.episodes import continuous_course, supply_end
+from pipeline.rules.episodes import continuous_course
 from pipeline.rules.inputs import Staged, attach
 from pipeline.rules.lab_values import is_above, is_below
+from pipeline.rules.rows import first_per_group, union_all
+from pipeline.rules.supplies import drug_supplies
 from pipeline.rules.testing import prior_tests, qualifying_tests, tsat_results
 from pipeline.rules.timing import days_after
 
@@ -103,13 +105,6 @@ def _cand(t: ibis.Table, cause: str, table: str | None, row_id, evidence, rank: 
     )
 
 
-def _union(parts: list[ibis.Table]) -> ibis.Table:
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.union(p)
-    return out
-
-
 # --- evidence finders -------------------------------------------------------------------
 
 
@@ -125,35 +120,6 @@ def conditions(f, diagnoses, groups, cause, rank, lookback_days=None) -> list[ib
     j = j.filter(keep)
     text = j.code + " (" + j.condition_group + ") recorded " + _day(j.recorded_at)
     return [_cand(j, cause, "stg_diagnoses", j.row_id, text, rank)]
-
-
-def drug_exposures(staged: Staged, cfg) -> ibis.Table:
-    """Prescriptions and dispensings of any drug with their supply interval."""
-    default = cfg.episodes.default_course_days
-    rx = staged.prescriptions
-    out = rx.select(
-        "patient_id",
-        "row_id",
-        "drug_name",
-        "drug_class",
-        d_start="start_at",
-        d_end=supply_end(rx.start_at, rx.end_at, rx.days_supply, default),
-        d_table=ibis.literal("stg_prescriptions"),
-    )
-    if staged.dispensings is not None:
-        dx = staged.dispensings
-        out = out.union(
-            dx.select(
-                "patient_id",
-                "row_id",
-                "drug_name",
-                "drug_class",
-                d_start="dispensed_at",
-                d_end=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, default),
-                d_table=ibis.literal("stg_dispensings"),
-            )
-        )
-    return out
 
 
 def drugs(f, exposures, classes, cause, rank, lookback_days) -> list[ibis.Table]:
@@ -287,8 +253,7 @@ def _deciding_normal_test(normal: ibis.Table, labs: ibis.Table, cfg) -> ibis.Tab
     tests = qualifying_tests(labs, cfg)
     prior = prior_tests(normal.mutate(agent=ibis.literal("iron")), tests, cfg)
     prior = prior.filter(prior.is_deciding & (prior.result_class == "not_deficient"))
-    w = ibis.window(group_by="episode_id", order_by=[prior.test_at.desc(), prior.row_id])
-    return prior.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
+    return first_per_group(prior, "episode_id", [prior.test_at.desc(), prior.row_id])
 
 
 def wrong_diagnosis(f, staged, cfg) -> list[ibis.Table]:
@@ -421,8 +386,7 @@ def irida_suspected(f, others: ibis.Table, adh: ibis.Table, staged, cfg) -> list
 
 
 def _one_evidence_per_cause(cands: ibis.Table) -> ibis.Table:
-    w = ibis.window(group_by=["episode_id", "cause"], order_by=["_rank", "evidence_table", "evidence_row_id"])
-    return cands.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0).drop("_rn", "_rank")
+    return first_per_group(cands, ["episode_id", "cause"], ["_rank", "evidence_table", "evidence_row_id"]).drop("_rank")
 
 
 def assessed_course(f: ibis.Table, members: ibis.Table, cfg) -> ibis.Table:
@@ -461,7 +425,7 @@ def candidate_causes(f: ibis.Table, adh: ibis.Table, members: ibis.Table, staged
     """Every cause except irida_suspected and unexplained, one row per supporting evidence
     row. `f` is `failed_episodes(...)`, `adh` is `adherence.adherence(f, ...)`, `members` the
     episode rows (`episodes.episode_members`)."""
-    exposures = drug_exposures(staged, cfg)
+    exposures = drug_supplies(staged.prescriptions, staged.dispensings, cfg)
     parts = (
         common_causes(f, members, adh, cfg)
         + blood_loss(f, staged, exposures, cfg)
@@ -471,14 +435,14 @@ def candidate_causes(f: ibis.Table, adh: ibis.Table, members: ibis.Table, staged
         + marrow(f, staged, exposures, cfg)
         + haemolysis(f, staged, cfg)
     )
-    return _union([p.select(*CAUSE_COLUMNS) for p in parts])
+    return union_all([p.select(*CAUSE_COLUMNS) for p in parts])
 
 
 def failure_causes(f: ibis.Table, candidates: ibis.Table, adh: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     """One row per failed iron episode x cause: episode_id, patient_id, cause,
     evidence_table, evidence_row_id, evidence; adds irida_suspected and unexplained to the
     `candidate_causes` and keeps one evidence row per cause."""
-    irida = _union([p.select(*CAUSE_COLUMNS) for p in irida_suspected(f, candidates, adh, staged, cfg)])
+    irida = union_all([p.select(*CAUSE_COLUMNS) for p in irida_suspected(f, candidates, adh, staged, cfg)])
     found = candidates.union(irida)
     unexplained = _cand(
         f.anti_join(found.select("episode_id").distinct(), "episode_id"),
@@ -500,7 +464,4 @@ def primary_causes(causes: ibis.Table, cfg) -> ibis.Table:
     order = list(cfg.causes.precedence)
     rank = ibis.cases(*[(causes.cause == c, i) for i, c in enumerate(order)], else_=len(order))
     r = causes.mutate(_rank=rank)
-    w = ibis.window(group_by="episode_id", order_by=["_rank", "cause"])
-    return (
-        r.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0).select("episode_id", primary_cause="cause")
-    )
+    return first_per_group(r, "episode_id", ["_rank", "cause"]).select("episode_id", primary_cause="cause")

@@ -38,22 +38,12 @@ from __future__ import annotations
 import ibis
 
 from pipeline.rules.inputs import Staged, attach
+from pipeline.rules.rows import union_all
+from pipeline.rules.supplies import known_supply_end, supply_end
 from pipeline.rules.timing import days_after
 
 AGENTS = ("iron", "b12", "folate")
 ROUTES_KEPT = ("oral", "iv", "im")
-
-
-def supply_end(start_at, end_at, days_supply, default_days: int) -> ibis.Value:
-    """Inclusive last day of supply: end_at, else start + days_supply - 1, else the default
-    course length."""
-    from_supply = start_at + (days_supply - 1).as_interval("D")
-    return ibis.coalesce(end_at, from_supply, start_at + ibis.interval(days=default_days - 1))
-
-
-def known_supply_end(start_at, end_at, days_supply) -> ibis.Value:
-    """Inclusive last day of supply when the data state it; null otherwise."""
-    return ibis.coalesce(end_at, start_at + (days_supply - 1).as_interval("D"))
 
 
 def episode_route(route, drug_class) -> ibis.Value:
@@ -113,10 +103,7 @@ def agent_rows(staged: Staged, cfg) -> ibis.Table:
     if staged.dispensings is not None:
         rows = rows.union(_dispensing_rows(staged.dispensings, staged.prescriptions, cfg).select(rows.columns))
     parts = [rows.filter(rows[f"has_{a}"].fill_null(False)).mutate(agent=ibis.literal(a)) for a in AGENTS]
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.union(p)
-    return out.drop("has_iron", "has_b12", "has_folate")
+    return union_all(parts).drop("has_iron", "has_b12", "has_folate")
 
 
 def episode_members(staged: Staged, cfg) -> ibis.Table:
@@ -142,7 +129,7 @@ def continuous_course(rows: ibis.Table, gap_days: int) -> ibis.Table:
     """`rows` (episode members) with `in_course`: whether the row belongs to the continuous
     supply from the episode start (overlapping, or starting at most `gap_days` days after the
     latest supply end of the rows before it; once a gap occurs, no later row is in it). A
-    row whose supply end is unknown uses the default course length here (see supply_end)."""
+    row whose supply end is unknown uses the default course length here (see `supplies.supply_end`)."""
     order = ["start_at", "row_id"]
     reach = rows.supply_end_at.max().over(ibis.window(group_by="episode_id", order_by=order, rows=(None, -1)))
     rows = rows.mutate(_gap=(days_after(rows.start_at, reach) > gap_days).fill_null(False).cast("int64"))

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.episodes import supply_end
 from pipeline.rules.inputs import Staged, one_row_per_patient
+from pipeline.rules.pregnancy import in_pregnancy
+from pipeline.rules.rows import first_per_group, union_all
+from pipeline.rules.supplies import drug_supplies
 from pipeline.rules.timing import at_or_before, days_after
 
 REASONS = (
@@ -36,11 +38,7 @@ REASONS = (
 def _pregnancy_dates(ep: ibis.Table, patients: ibis.Table, cfg) -> ibis.Table:
     p = one_row_per_patient(patients)
     j = ep.join(p.select("patient_id", "pregnancy_start", "pregnancy_end"), "patient_id")
-    end = ibis.coalesce(
-        j.pregnancy_end, j.pregnancy_start + ibis.interval(days=cfg.coprescribing.pregnancy_default_days)
-    )
-    inside = (j.start_at.date() >= j.pregnancy_start) & (j.start_at.date() <= end)
-    return j.filter(inside.fill_null(False)).select("episode_id")
+    return j.filter(in_pregnancy(j.start_at.date(), j.pregnancy_start, j.pregnancy_end, cfg)).select("episode_id")
 
 
 def _diagnosed(ep, diagnoses, groups, cond) -> ibis.Table:
@@ -50,25 +48,9 @@ def _diagnosed(ep, diagnoses, groups, cond) -> ibis.Table:
 
 def _methotrexate(ep: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     c = cfg.coprescribing
-    classes, w, default = (
-        list(c.methotrexate_drug_classes),
-        c.methotrexate_window_days,
-        cfg.episodes.default_course_days,
-    )
-    rx = staged.prescriptions
-    drugs = rx.filter(rx.drug_class.isin(classes)).select(
-        "patient_id", d_start="start_at", d_end=supply_end(rx.start_at, rx.end_at, rx.days_supply, default)
-    )
-    if staged.dispensings is not None:
-        dx = staged.dispensings
-        drugs = drugs.union(
-            dx.filter(dx.drug_class.isin(classes)).select(
-                "patient_id",
-                d_start="dispensed_at",
-                d_end=supply_end(dx.dispensed_at, ibis.null("timestamp"), dx.days_supply, default),
-            )
-        )
-    j = ep.join(drugs, "patient_id")
+    w = c.methotrexate_window_days
+    drugs = drug_supplies(staged.prescriptions, staged.dispensings, cfg, c.methotrexate_drug_classes)
+    j = ep.join(drugs.select("patient_id", "d_start", "d_end"), "patient_id")
     overlaps = (days_after(j.d_start, j.start_at) <= w) & (days_after(j.d_end, j.start_at) >= -w)
     return j.filter(overlaps).select("episode_id")
 
@@ -102,10 +84,4 @@ def excluded_reasons(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
         for reason, tables in found.items()
         for t in tables
     ]
-    allr = parts[0]
-    for p in parts[1:]:
-        allr = allr.union(p)
-    w = ibis.window(group_by="episode_id", order_by="_rank")
-    return (
-        allr.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0).select("episode_id", "excluded_reason")
-    )
+    return first_per_group(union_all(parts), "episode_id", "_rank").select("episode_id", "excluded_reason")

@@ -14,6 +14,7 @@ import ibis
 
 from pipeline.engine.registry import REQUIRED_TABLES, TABLES
 from pipeline.errors import UserError
+from pipeline.rules.rows import first_per_group
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ def read_staged(con) -> Staged:
 def one_row_per_patient(patients: ibis.Table) -> ibis.Table:
     """stg_patients reduced to one row per patient_id (the lowest row_id), so that a
     duplicated patient row can never multiply episodes in a join."""
-    w = ibis.window(group_by="patient_id", order_by="row_id")
-    return patients.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0).drop("_rn")
+    return first_per_group(patients, "patient_id", "row_id")
 
 
 def attach(left: ibis.Table, right: ibis.Table, key: str | list[str]) -> ibis.Table:

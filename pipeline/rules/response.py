@@ -24,15 +24,12 @@ from __future__ import annotations
 import ibis
 
 from pipeline.rules.inputs import Staged, attach, one_row_per_patient
+from pipeline.rules.pregnancy import in_pregnancy
+from pipeline.rules.rows import first_per_group
 from pipeline.rules.timing import days_after, in_window_before
 
 # Hb converted from g/dL carries float noise (11.3 x 10 = 113.00000000000001).
 _ROUND = 6
-
-
-def _first_per_episode(t: ibis.Table, order) -> ibis.Table:
-    w = ibis.window(group_by="episode_id", order_by=order)
-    return t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0).drop("_rn")
 
 
 def baseline_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
@@ -41,7 +38,7 @@ def baseline_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
     j = j.filter(
         in_window_before(j.taken_at, j.taken_at_has_time, j.start_at, j.start_has_time, cfg.response.baseline_days)
     )
-    return _first_per_episode(j, [j.taken_at.desc(), j.row_id]).select(
+    return first_per_group(j, "episode_id", [j.taken_at.desc(), j.row_id]).select(
         "episode_id", baseline_hb_g_l="value_num", baseline_at="taken_at", baseline_row_id="row_id"
     )
 
@@ -52,7 +49,7 @@ def followup_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
     j = ep.join(hb.select("patient_id", "row_id", "value_num", "taken_at"), "patient_id")
     d = days_after(j.taken_at, j.start_at)
     j = j.filter((d >= r.followup_from_day) & (d <= r.followup_to_day))
-    return _first_per_episode(j, [j.taken_at, j.row_id]).select(
+    return first_per_group(j, "episode_id", [j.taken_at, j.row_id]).select(
         "episode_id", followup_hb_g_l="value_num", followup_at="taken_at", followup_row_id="row_id"
     )
 
@@ -76,7 +73,7 @@ def escalation(ep: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     j = oral.join(esc, "patient_id")
     d = days_after(j.e_at, j.start_at)
     j = j.filter((d >= r.followup_from_day) & (d <= r.followup_to_day))
-    return _first_per_episode(j, [j.e_at, j.row_id]).select(
+    return first_per_group(j, "episode_id", [j.e_at, j.row_id]).select(
         "episode_id",
         escalated_at="e_at",
         escalation_table="evidence_table",
@@ -105,17 +102,7 @@ def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     out = attach(ep, baseline_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(out, followup_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(attach(out, escalation(ep, staged, cfg), "episode_id"), pts, "patient_id")
-    fu_day = out.followup_at.date()
-    pregnant = (
-        (fu_day >= out.pregnancy_start)
-        & (
-            fu_day
-            <= ibis.coalesce(
-                out.pregnancy_end,
-                out.pregnancy_start + ibis.interval(days=cfg.coprescribing.pregnancy_default_days),
-            )
-        )
-    ).fill_null(False)
+    pregnant = in_pregnancy(out.followup_at.date(), out.pregnancy_start, out.pregnancy_end, cfg)
     cutoff = anaemia_cutoff(out.sex, pregnant, cfg)
     change = out.followup_hb_g_l - out.baseline_hb_g_l
     responded = (change.round(_ROUND) >= cfg.response.min_rise_g_l) | (out.followup_hb_g_l.round(_ROUND) >= cutoff)

@@ -47,6 +47,7 @@ import ibis
 
 from pipeline.rules.inputs import attach
 from pipeline.rules.lab_values import is_above, is_below
+from pipeline.rules.rows import first_per_group, union_all
 from pipeline.rules.timing import days_after, in_window_after, in_window_before
 
 IRON_PAIR = "iron_with_tibc_or_transferrin"
@@ -116,8 +117,7 @@ def _iron_pair_tests(labs: ibis.Table, agent: str, cfg) -> ibis.Table:
     )
     j = iron.join(partner, [iron.patient_id == partner.p_patient_id, iron.taken_at.date() == partner.p_at.date()])
     # one partner per iron result: a TIBC (which gives a TSAT) before a transferrin
-    w = ibis.window(group_by="row_id", order_by=[(j.p_analyte == "tibc").desc(), j.p_value])
-    j = j.mutate(_rn=ibis.row_number().over(w)).filter(lambda t: t._rn == 0)
+    j = first_per_group(j, "row_id", [(j.p_analyte == "tibc").desc(), j.p_value])
     plain = j.comparator.isnull() & j.p_comp.isnull() & (j.p_analyte == "tibc") & (j.p_value > 0)
     tsat = ibis.ifelse(plain, j.value_num / j.p_value * 100, ibis.null("float64"))
     cls = ibis.cases(
@@ -161,16 +161,11 @@ def qualifying_tests(labs: ibis.Table, cfg) -> ibis.Table:
         for name in getattr(cfg.testing, f"{agent}_tests"):
             part = _iron_pair_tests(labs, agent, cfg) if name == IRON_PAIR else _single_tests(labs, agent, name, cfg)
             parts.append(part.select(*TEST_COLUMNS))
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.union(p)
-    return out
+    return union_all(parts)
 
 
 def _latest(t: ibis.Table, descending: bool) -> ibis.Table:
-    order = [t.test_at.desc() if descending else t.test_at.asc(), t.row_id]
-    w = ibis.window(group_by="episode_id", order_by=order)
-    return t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x._rn == 0).drop("_rn")
+    return first_per_group(t, "episode_id", [t.test_at.desc() if descending else t.test_at.asc(), t.row_id])
 
 
 def prior_tests(episodes: ibis.Table, tests: ibis.Table, cfg) -> ibis.Table:

@@ -26,7 +26,6 @@ TRUTH_COLUMNS = (
     "scenario",
 )
 TABLES = (*tuple(COLUMNS), "truth")
-_EPOCH = np.datetime64("1970-01-01T00:00", "m")
 
 
 def _strings(values, n: int) -> pa.Array:
