@@ -84,6 +84,14 @@ class Anaemia:
     hb_cutoff_men_g_l: float = num(gt=0, le=250)
     hb_cutoff_unknown_sex_g_l: float = num(gt=0, le=250)
     hb_cutoff_pregnant_g_l: float = num(gt=0, le=250)
+    hb_cutoff_pregnant_second_trimester_g_l: float = num(gt=0, le=250)
+    hb_cutoff_6_23_months_g_l: float = num(gt=0, le=250)
+    hb_cutoff_24_59_months_g_l: float = num(gt=0, le=250)
+    hb_cutoff_5_11_years_g_l: float = num(gt=0, le=250)
+    hb_cutoff_12_14_years_g_l: float = num(gt=0, le=250)
+    second_trimester_from_day: int = num(ge=1, le=300)
+    third_trimester_from_day: int = num(ge=1, le=300)
+    birth_year_assumed_month: int = num(ge=1, le=12)
 
 
 @dataclass(frozen=True)
@@ -376,6 +384,8 @@ def _check_pairs(cfg: Config) -> None:
         ("deficiency.ferritin_deficient_ug_l", cfg.deficiency.ferritin_deficient_ug_l,
          "deficiency.ferritin_inflamed_deficient_ug_l", cfg.deficiency.ferritin_inflamed_deficient_ug_l),
         ("report.funnel_inner", cfg.report.funnel_inner, "report.funnel_outer", cfg.report.funnel_outer),
+        ("anaemia.second_trimester_from_day", cfg.anaemia.second_trimester_from_day,
+         "anaemia.third_trimester_from_day", cfg.anaemia.third_trimester_from_day),
     )  # fmt: skip
     for low_key, low, high_key, high in pairs:
         if low > high:

@@ -272,7 +272,11 @@ _CLASSIFIED = (
         C("not_assessable_reason", "string", "`no_hb`, `no_baseline_hb`, `no_followup_hb`; null otherwise"),
         C("escalated_to_iv", "boolean", "IV iron or transfusion in the follow-up window of an oral episode"),
         C("primary_cause", "string", "failed episodes: the first of their causes in `[causes] precedence`"),
-        C("hb_cutoff_g_l", "float64", "the anaemia cut-off applied (g/L)"),
+        C("hb_cutoff_g_l", "float64", "the anaemia cut-off applied to the follow-up Hb (g/L); null without a "
+          "follow-up Hb, or under 6 months (WHO sets none)"),
+        C("hb_cutoff_group", "string", "the WHO 2024 group of that cut-off: `pregnant_trimester_1..3`, a child "
+          "age group (`age_6_23_months` ...), `adult_women/men/sex_unknown`, `adult_age_unknown_*` (age unknown: "
+          "the adult cut-off assumed) or `under_6_months`; null without a follow-up Hb"),
         C("baseline_row_id", "int64", "`stg_labs` row of the baseline Hb"),
         C("followup_row_id", "int64", "`stg_labs` row of the follow-up Hb"),
         C("escalated_at", TS, "first escalation (null if none)"),

@@ -130,6 +130,7 @@ def _episode_lines(e, outcome, causes: pd.DataFrame) -> list[str]:
             f"{_v(o.followup_hb_g_l)} ({_row('stg_labs', o.followup_row_id)}), "
             f"change {_v(o.hb_change_g_l, '{:+g}')} g/L, "
             f"cut-off {_v(o.hb_cutoff_g_l)} g/L"
+            + (f" ({_s(o.hb_cutoff_group)})" if _s(o.hb_cutoff_group) else "")
             + (
                 f"; escalated: {_s(o.escalation_drug)} ({_row(o.escalation_table, o.escalation_row_id)})"
                 if o.escalated_to_iv

@@ -11,8 +11,9 @@ RULES.md 'Iron response' (BSG 2021), windows and thresholds in `[response]`, cut
   of a class in `escalation_drug_classes` (IV iron, transfusion) started in that same follow-up
   window; it marks the oral iron as failed (`escalated_to_iv`, which includes transfusion);
 - responded: follow-up - baseline >= `min_rise_g_l`, or follow-up Hb at or above the
-  patient's anaemia cut-off (WHO 2024 by sex; the pregnant cut-off when the follow-up falls in
-  a recorded pregnancy; `hb_cutoff_unknown_sex_g_l` when sex is U or missing);
+  patient's anaemia cut-off on the day of the follow-up Hb (WHO 2024 by age, sex and
+  pregnancy trimester, `rules.anaemia`; `hb_cutoff_group` says which applied; no cut-off under
+  6 months, where only the rise counts);
 - failed: escalated, or both Hb present and neither response criterion holds;
 - not_assessable: otherwise, with the reason no_hb (neither), no_baseline_hb, no_followup_hb.
 `assessed_at` is the follow-up Hb time, or the escalation when there is no follow-up Hb: the
@@ -23,8 +24,8 @@ from __future__ import annotations
 
 import ibis
 
+from pipeline.rules.anaemia import cutoff_for_group, cutoff_group
 from pipeline.rules.inputs import Staged, attach, one_row_per_patient
-from pipeline.rules.pregnancy import in_pregnancy
 from pipeline.rules.rows import first_per_group
 from pipeline.rules.timing import days_after, in_window_before
 
@@ -82,30 +83,24 @@ def escalation(ep: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     )
 
 
-def anaemia_cutoff(sex: ibis.Value, pregnant: ibis.Value, cfg) -> ibis.Value:
-    """WHO 2024 adult Hb cut-off (g/L) by sex and pregnancy; the unknown-sex value for U/null."""
-    a = cfg.anaemia
-    return ibis.cases(
-        (pregnant, a.hb_cutoff_pregnant_g_l),
-        (sex == "F", a.hb_cutoff_women_g_l),
-        (sex == "M", a.hb_cutoff_men_g_l),
-        else_=a.hb_cutoff_unknown_sex_g_l,
-    )
-
-
 def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     """One row per iron episode with baseline, follow-up, escalation and outcome."""
     ep = episodes.filter(episodes.agent == "iron").select(
         "episode_id", "patient_id", "route", "start_at", "start_has_time"
     )
-    pts = one_row_per_patient(staged.patients).select("patient_id", "sex", "pregnancy_start", "pregnancy_end")
+    pts = one_row_per_patient(staged.patients).select(
+        "patient_id", "sex", "birth_year", "age_band", "pregnancy_start", "pregnancy_end"
+    )
     out = attach(ep, baseline_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(out, followup_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(attach(out, escalation(ep, staged, cfg), "episode_id"), pts, "patient_id")
-    pregnant = in_pregnancy(out.followup_at.date(), out.pregnancy_start, out.pregnancy_end, cfg)
-    cutoff = anaemia_cutoff(out.sex, pregnant, cfg)
+    group = cutoff_group(
+        out.followup_at.date(), out.sex, out.birth_year, out.age_band, out.pregnancy_start, out.pregnancy_end, cfg
+    )
+    cutoff = cutoff_for_group(group, cfg)
     change = out.followup_hb_g_l - out.baseline_hb_g_l
-    responded = (change.round(_ROUND) >= cfg.response.min_rise_g_l) | (out.followup_hb_g_l.round(_ROUND) >= cutoff)
+    no_longer_anaemic = (out.followup_hb_g_l.round(_ROUND) >= cutoff).fill_null(False)
+    responded = (change.round(_ROUND) >= cfg.response.min_rise_g_l) | no_longer_anaemic
     no_base, no_fu = out.baseline_hb_g_l.isnull(), out.followup_hb_g_l.isnull()
     escalated = out.escalated_at.notnull()
     outcome = ibis.cases(
@@ -129,7 +124,8 @@ def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
         outcome=outcome,
         not_assessable_reason=reason,
         escalated_to_iv=escalated,
-        hb_cutoff_g_l=cutoff,
+        hb_cutoff_g_l=ibis.ifelse(out.followup_at.isnull(), ibis.null("float64"), cutoff),
+        hb_cutoff_group=ibis.ifelse(out.followup_at.isnull(), ibis.null("string"), group),
         baseline_row_id=out.baseline_row_id,
         followup_row_id=out.followup_row_id,
         escalated_at=out.escalated_at,

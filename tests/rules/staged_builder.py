@@ -76,14 +76,16 @@ class StagedBuilder:
         self.rows[table].append({"row_id": rid, **values})
         return rid
 
-    def patient(self, pid, sex="F", pregnancy_start=None, pregnancy_end=None, site="SITE-A"):
+    def patient(
+        self, pid, sex="F", pregnancy_start=None, pregnancy_end=None, site="SITE-A", birth_year=1970, age_band="50-59"
+    ):
         as_date = lambda v: date.fromisoformat(v) if v else None
         return self._add(
             "patients",
             patient_id=pid,
             sex=sex,
-            birth_year=1970,
-            age_band="50-59",
+            birth_year=birth_year,
+            age_band=age_band,
             site=site,
             pregnancy_start=as_date(pregnancy_start),
             pregnancy_end=as_date(pregnancy_end),

@@ -56,7 +56,8 @@ def out(module_builder):
         s.lab(pid, day(-1), "hb", base)
         s.lab(pid, day(28), "hb", fu)
     for pid, fu in [("PREG110", 110), ("PREG109", 109)]:
-        _oral(s, pid, pregnancy_start=day(-100), pregnancy_end=day(150))
+        # follow-up on gestation day 38: first trimester, cut-off 110 (tests/rules/test_anaemia_cutoffs.py)
+        _oral(s, pid, pregnancy_start=day(-10), pregnancy_end=day(250))
         s.lab(pid, day(-1), "hb", 102)
         s.lab(pid, day(28), "hb", fu)
     _oral(s, "NOHB")
