@@ -21,7 +21,7 @@ from pipeline.config import load_config
 from pipeline.synth.builder import TABLES, Chunk, Group
 from pipeline.synth.dirty import dirty_rows
 from pipeline.synth.events import BACKGROUND, lab, prescription
-from pipeline.synth.scenarios import PREGNANT, SCENARIOS, WEIGHTS, Levels
+from pipeline.synth.scenarios import CHILD_AGE_YEARS, PREGNANT, SCENARIOS, WEIGHTS, Levels
 
 CHUNK_PATIENTS = 20_000
 SITES = np.array(["SITE-A", "SITE-B", "SITE-C", "SITE-D", "SITE-E"])
@@ -42,6 +42,11 @@ def _patients(rng, start: int, n: int) -> dict[str, np.ndarray]:
     t0 = (FIRST_DAY + rng.integers(0, span, n).astype("timedelta64[D]")).astype("datetime64[m]")
     birth = rng.integers(1935, 2002, n)
     birth[pregnant] = rng.integers(1988, 1999, pregnant.sum())
+    year0 = t0.astype("datetime64[Y]").astype(int) + 1970
+    for name, years in CHILD_AGE_YEARS.items():
+        child = scen == name
+        birth[child] = year0[child] - years
+    gestation = np.array([PREGNANT.get(s, 0) for s in scen], dtype="timedelta64[D]")
     return dict(
         pid=np.char.add("P", np.char.zfill(idx.astype(str), 7)),
         scenario=scen,
@@ -53,7 +58,8 @@ def _patients(rng, start: int, n: int) -> dict[str, np.ndarray]:
         si_units=rng.random(n) < 0.6,
         by_name=rng.random(n) < 0.2,
         pregnant=pregnant,
-        age_band_only=rng.random(n) < 0.1,
+        gestation=gestation,
+        age_band_only=(rng.random(n) < 0.1) & ~np.isin(scen, list(CHILD_AGE_YEARS)),
     )
 
 
@@ -63,8 +69,8 @@ def _patient_rows(chunk: Chunk, p: dict, rng) -> None:
         np.char.add(((2024 - p["birth"]) // 10 * 10).astype(str), "-"), ((2024 - p["birth"]) // 10 * 10 + 9).astype(str)
     )
     day = p["t0"].astype("datetime64[D]")
-    preg_start = np.datetime_as_string(day - np.timedelta64(60, "D"))
-    preg_end = np.datetime_as_string(day + np.timedelta64(200, "D"))
+    preg_start = np.datetime_as_string(day - p["gestation"])
+    preg_end = np.datetime_as_string(day - p["gestation"] + np.timedelta64(260, "D"))
     chunk.add(
         "patients",
         n,

@@ -61,6 +61,9 @@ class Levels:
         a = cfg.anaemia
         self.hb_base_women = min(a.hb_cutoff_women_g_l, a.hb_cutoff_unknown_sex_g_l) * 0.75
         self.hb_base_men = a.hb_cutoff_men_g_l * 0.77
+        self.hb_child_cut = a.hb_cutoff_5_11_years_g_l
+        self.hb_preg_t2_cut = a.hb_cutoff_pregnant_second_trimester_g_l
+        self.rise_below = cfg.response.min_rise_g_l * 0.7
         self.fu_from, self.fu_to = cfg.response.followup_from_day, cfg.response.followup_to_day
         self.base_days = cfg.response.baseline_days
         self.precedence = cfg.causes.precedence
@@ -428,7 +431,33 @@ def excluded_pernicious_anaemia_b12(g, L):
     _single(g, L, HYDROXOCOBALAMIN, "b12", "im", None, None, "never_tested", excluded="pernicious_anaemia_maintenance")
 
 
-PREGNANT = {"excluded_pregnancy_folate"}
+def _near_cutoff(g, L, cutoff: float) -> None:
+    """Iron with a baseline Hb just below `cutoff` and a follow-up 1 g/L above it: a rise below
+    `min_rise_g_l`, so only the cut-off that applies to this patient makes it a response."""
+    iron_patient(g, L, baseline=False, followup=None)
+    lab(g, "hb", -g.days(1, min(14, L.base_days - 5)), np.full(g.n, cutoff + 1 - L.rise_below))
+    lab(g, "hb", g.days(L.fu_from + 7, L.fu_to - 14), np.full(g.n, cutoff + 1))
+
+
+@scenario
+def iron_child_responded_child_cutoff(g, L):
+    """A child of about 8 (5-11 years, WHO 2024 cut-off 115 g/L): the follow-up Hb reaches the
+    child's cut-off, below any adult one, so the child responded (issue 10 item 4)."""
+    _near_cutoff(g, L, L.hb_child_cut)
+    iron_truth(g, L, "tested_before", "responded")
+
+
+@scenario
+def iron_pregnant_second_trimester_responded(g, L):
+    """A woman in her second trimester at the follow-up Hb (cut-off 105 g/L, not 110)."""
+    _near_cutoff(g, L, L.hb_preg_t2_cut)
+    iron_truth(g, L, "tested_before", "responded")
+
+
+# Pregnant scenarios: days of gestation on the patient's day 0 (the pregnancy lasts 260 days).
+PREGNANT = {"excluded_pregnancy_folate": 60, "iron_pregnant_second_trimester_responded": 120}
+# Children: age in years on day 0 (the patient has a birth year only, as the contract allows).
+CHILD_AGE_YEARS = {"iron_child_responded_child_cutoff": 8}
 # Relative frequency of each scenario after the first patients (who cover every scenario once).
 WEIGHTS = {name: 1.0 for name in SCENARIOS}
 WEIGHTS.update(
