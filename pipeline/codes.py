@@ -46,6 +46,15 @@ def load_lab_codes() -> pd.DataFrame:
 
 
 @lru_cache(maxsize=1)
+def load_hb_methods() -> pd.DataFrame:
+    """hb_methods.csv: which kind of analyser measured an Hb (laboratory, point_of_care,
+    blood_gas), by LOINC or by the trimmed, lower-cased test name (`match_key`)."""
+    df = read_codelist("hb_methods.csv")
+    df["match_key"] = df["code"].str.strip().str.lower()
+    return df
+
+
+@lru_cache(maxsize=1)
 def load_drug_codes() -> pd.DataFrame:
     """drugs.csv with a whole-word regex `pattern` for NAME entries and a `specificity`
     (longer code or name = more specific) used to pick class and iron content."""

@@ -113,6 +113,8 @@ class Response:
     followup_to_day: int = num(ge=0)
     min_rise_g_l: float = num(ge=0, le=100)
     escalation_drug_classes: tuple[str, ...] = codes("drug class")
+    hb_method_preference: tuple[str, ...] = codes("hb method")
+    hb_same_time_minutes: int = num(ge=0, le=1440)
 
 
 @dataclass(frozen=True)
@@ -346,7 +348,7 @@ def _section(cls: type, values: Mapping[str, Any], name: str, origin: str):
 
 
 def _known_codes() -> dict[str, set[str]]:
-    from pipeline.codes import load_condition_codes, load_drug_codes, load_lab_codes
+    from pipeline.codes import load_condition_codes, load_drug_codes, load_hb_methods, load_lab_codes
     from pipeline.rules.causes import CAUSES  # the causes the rule code can find (vocabulary, no rule)
 
     return {
@@ -354,6 +356,7 @@ def _known_codes() -> dict[str, set[str]]:
         "drug class": set(load_drug_codes().drug_class.dropna()),
         "test": set(load_lab_codes().analyte) | {"iron_with_tibc_or_transferrin"},
         "cause": set(CAUSES),
+        "hb method": set(load_hb_methods().method) | {"unspecified"},
     }
 
 

@@ -182,7 +182,9 @@ def _labs(con, paths) -> SourceTable:
 
     test_name is the d_labitems label for blood items, and '<fluid>: <label>' for every
     other fluid, so that urine or ascites results never map to a blood analyte by name
-    (the validate step maps NAME entries of lab_analytes.csv on the exact lower-cased name).
+    (the validate step maps NAME entries of lab_analytes.csv on the exact lower-cased name);
+    items of category Blood Gas are named 'Blood Gas: <label>' (so the blood gas Hb, itemid
+    50811, is told apart from the laboratory's, 51222: data/codelists/hb_methods.csv).
     loinc comes from d_labitems.loinc_code when the release has it (v1.0), else null.
     value is valuenum when present, else the value text (so '<1' or '>300' keep their
     comparator); text with a leading comparator wins over valuenum. When value and valuenum
@@ -195,10 +197,14 @@ def _labs(con, paths) -> SourceTable:
     has_loinc = "loinc_code" in files.column_names(con, "d_labitems")
     loinc = "nullif(trim(d.loinc_code), '')" if has_loinc else "NULL"
     from_comment = _comment_value("l.comments") if "comments" in files.column_names(con, "labevents") else "NULL"
+    # a blood gas analyser's Hb is not the laboratory's (RULES.md 'Iron response'): name it apart
+    has_category = "category" in files.column_names(con, "d_labitems")
+    blood_gas = "lower(trim(d.category)) = 'blood gas'" if has_category else "false"
     sql = f"""
         SELECT l.source_row, l.subject_id AS patient_id, {_shifted("l.charttime")} AS taken_at,
                {loinc} AS loinc,
                CASE WHEN d.label IS NULL THEN 'MIMIC itemid ' || l.itemid
+                    WHEN lower(trim(d.fluid)) = 'blood' AND {blood_gas} THEN 'Blood Gas: ' || trim(d.label)
                     WHEN lower(trim(d.fluid)) = 'blood' THEN trim(d.label)
                     ELSE coalesce(trim(d.fluid), 'unknown fluid') || ': ' || trim(d.label) END AS test_name,
                CASE WHEN regexp_matches(coalesce(l.value, ''), '^\\s*[<>]') THEN trim(l.value)
@@ -209,6 +215,7 @@ def _labs(con, paths) -> SourceTable:
         FROM labevents l
         LEFT JOIN (SELECT itemid, arg_min(label, source_row) AS label, arg_min(fluid, source_row) AS fluid
                    {", arg_min(loinc_code, source_row) AS loinc_code" if has_loinc else ""}
+                   {", arg_min(category, source_row) AS category" if has_category else ""}
                    FROM d_labitems GROUP BY itemid) d USING (itemid)
         LEFT JOIN shift s USING (subject_id)
     """

@@ -2,6 +2,8 @@
 
 RULES.md 'Iron response' (BSG 2021), windows and thresholds in `[response]`, cut-offs in
 `[anaemia]`:
+- which Hb: a laboratory Hb rather than a blood-gas or point-of-care Hb taken at about the
+  same time (`rules.haemoglobin`, `[response] hb_method_preference`);
 - baseline Hb: the latest Hb in the `baseline_days` up to the start (tie rule of `timing`: a
   date-only Hb on the start day counts as baseline; with both times it must be at or before
   the start);
@@ -25,6 +27,7 @@ from __future__ import annotations
 import ibis
 
 from pipeline.rules.anaemia import cutoff_for_group, cutoff_group
+from pipeline.rules.haemoglobin import preferred_hb
 from pipeline.rules.inputs import Staged, attach, one_row_per_patient
 from pipeline.rules.rows import first_per_group
 from pipeline.rules.timing import days_after, in_window_before
@@ -34,7 +37,7 @@ _ROUND = 6
 
 
 def baseline_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
-    hb = labs.filter((labs.analyte == "hb") & labs.value_num.notnull())
+    hb = preferred_hb(labs, cfg)
     j = ep.join(hb.select("patient_id", "row_id", "value_num", "taken_at", "taken_at_has_time"), "patient_id")
     j = j.filter(
         in_window_before(j.taken_at, j.taken_at_has_time, j.start_at, j.start_has_time, cfg.response.baseline_days)
@@ -46,7 +49,7 @@ def baseline_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
 
 def followup_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
     r = cfg.response
-    hb = labs.filter((labs.analyte == "hb") & labs.value_num.notnull())
+    hb = preferred_hb(labs, cfg)
     j = ep.join(hb.select("patient_id", "row_id", "value_num", "taken_at"), "patient_id")
     d = days_after(j.taken_at, j.start_at)
     j = j.filter((d >= r.followup_from_day) & (d <= r.followup_to_day))

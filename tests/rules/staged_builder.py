@@ -91,7 +91,7 @@ class StagedBuilder:
             pregnancy_end=as_date(pregnancy_end),
         )
 
-    def lab(self, pid, at, analyte, value, comparator=None):
+    def lab(self, pid, at, analyte, value, comparator=None, loinc=None, test_name=None):
         t, has_time = ts(at)
         return self._add(
             "labs",
@@ -99,6 +99,8 @@ class StagedBuilder:
             taken_at=t,
             taken_at_has_time=has_time,
             analyte=analyte,
+            loinc=loinc,
+            test_name=test_name,
             value_num=None if value is None else float(value),
             comparator=comparator,
             unit=UNITS.get(analyte),
