@@ -63,7 +63,7 @@ NEEDED_COLUMNS: dict[str, tuple[str, ...]] = {
 # Optional columns used when present (older or newer releases).
 EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("anchor_year_group",),
-    "d_labitems": ("loinc_code",),
+    "d_labitems": ("loinc_code", "category"),
     "labevents": ("comments",),
 }
 # A result MIMIC reports only in `comments` ("GREATER THAN 2000.", "<0.01.  cTropnT > 0.10 ...",
