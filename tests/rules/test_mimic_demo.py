@@ -118,3 +118,16 @@ def test_an_order_after_the_follow_up_hb_does_not_extend_the_course(demo):
     assert demo["iron_outcomes"].query("outcome == 'failed'").primary_cause.value_counts().to_dict() == {
         "short_course": 5
     }
+
+
+def test_the_laboratory_hb_is_preferred_to_the_blood_gas_hb(demo):
+    """Demo iron-112818: a laboratory Hb of 110 g/L at 06:30 and a blood-gas Hb (itemid 50811)
+    of 120 g/L at 06:45 on the morning of the start: the laboratory one is the baseline."""
+    o = demo["iron_outcomes"].set_index("episode_id").loc["iron-112818"]
+    assert (o.baseline_hb_g_l, o.followup_hb_g_l, o.outcome) == (110, 109, "failed")
+
+
+def test_every_demo_cut_off_is_an_adult_one(demo):
+    """MIMIC-IV patients are adults and hosp has no pregnancy dates: 4 women, 3 men judged."""
+    groups = demo["iron_outcomes"].hb_cutoff_group.value_counts().to_dict()
+    assert groups == {"adult_women": 4, "adult_men": 3}
