@@ -31,6 +31,7 @@ from pipeline.engine.registry import CLASSIFIED as OUTPUT_TABLES
 from pipeline.engine.registry import spec
 from pipeline.engine.tables import write_frame
 from pipeline.errors import UserError
+from pipeline.progress import Planned, Progress, item, quiet
 
 
 def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFrame:
@@ -59,16 +60,24 @@ def period_end(start: pd.Series, period_type: pd.Series) -> pd.Series:
     return month.where(period_type == "month", quarter)
 
 
-def run_audit(con, config) -> dict[str, int]:
+def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
     """Build every registered measure into `aud_<measure_id>` (replacing earlier versions)
     and return the row count of each. Needs the classification tables (`anemia-audit
-    classify`); stg_patients is optional (sex and age band are then 'unknown')."""
+    classify`); stg_patients is optional (sex and age band are then 'unknown'). `progress`
+    hears one item per measure (pipeline/progress.py)."""
     missing = [t for t in OUTPUT_TABLES if t not in con.list_tables()]
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
-    population = audit_population(con, config).cache()
+    progress(Planned("audit", len(MEASURES) + 1, "measures"))
+    with item(progress, "audit", "audit population") as done:
+        population = audit_population(con, config).cache()
+        done.rows = int(population.count().execute())
     causes = con.table("failure_causes")
-    tables = {m.id: measure_table(measure_counts(population, causes, m).to_pandas(), m, config) for m in MEASURES}
+    tables = {}
+    for m in MEASURES:
+        with item(progress, "audit", m.id) as done:
+            tables[m.id] = measure_table(measure_counts(population, causes, m).to_pandas(), m, config)
+            done.rows = len(tables[m.id])
     _write(con, tables, config)
     return {f"aud_{k}": len(v) for k, v in tables.items()}
 
