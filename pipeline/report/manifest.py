@@ -32,6 +32,7 @@ PACKAGES = (
     "openpyxl",
     "jinja2",
     "typer",
+    "rich",
 )
 STEP_PREFIXES = ("raw_", "stg_", "aud_")
 STEP_TABLES = ("quarantine", "load_log", "episodes", "iron_outcomes", "failure_causes")
