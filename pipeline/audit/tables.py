@@ -1,7 +1,7 @@
 """Compute the audit measures into `aud_<measure_id>` tables.
 
 Grain of every `aud_*` table: one row per measure x category x period type (month,
-quarter) x period start x breakdown (all, site, specialty, sex, age band) x group value.
+quarter, year) x period start x breakdown (all, site, specialty, sex, age band) x group value.
 The counting runs in the database (Ibis, `pipeline.audit.measures`); the Wilson intervals and the
 disclosure control run on the small aggregated result in pandas. Columns:
 
@@ -53,11 +53,12 @@ def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFram
 
 
 def period_end(start: pd.Series, period_type: pd.Series) -> pd.Series:
-    """Last day of each month or quarter."""
+    """Last day of each month, quarter or year."""
     ts = pd.to_datetime(start)
     month = ts.dt.to_period("M").dt.end_time.dt.date
     quarter = ts.dt.to_period("Q").dt.end_time.dt.date
-    return month.where(period_type == "month", quarter)
+    year = ts.dt.to_period("Y").dt.end_time.dt.date
+    return month.where(period_type == "month", quarter.where(period_type == "quarter", year))
 
 
 def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """The synthetic cohort: deterministic, contract-shaped, every scenario, dirty rows, name traps."""
 
 import hashlib
+import itertools
 
 import pandas as pd
 import pytest
@@ -86,7 +87,7 @@ def test_cause_prevalence_follows_the_clinical_reference(tmp_path):
     causes = failed.causes.str.split("|").explode()
     share = causes.value_counts() / len(failed)
     tiers = [[share.get(c, 0.0) for c in tier] for tier in CAUSE_TIERS]
-    for upper, lower in zip(tiers, tiers[1:], strict=False):
+    for upper, lower in itertools.pairwise(tiers):
         assert min(upper) > max(lower), (share.round(3).to_dict(), upper, lower)
     assert 0 < share["irida_suspected"] < 0.01
     assert min(tiers[0]) > 0.15 and max(tiers[2]) < 0.03
