@@ -307,9 +307,14 @@ def print_headline(folder: Path) -> None:
         say(f"  {r['label']:<74} {figure}{standard}")
     causes = [r for r in rows if r["item"].startswith("cause_")]
     if causes:
-        shares = [f"{r['label'].lower()} {float(r['rate']) * 100:.0f} %" if r["rate"] else f"{r['label'].lower()} *"
+        shares = [f"{r['label'].lower()} {_share(float(r['rate']))} %" if r["rate"] else f"{r['label'].lower()} *"
                   for r in causes]  # fmt: skip
         say("  why iron failed (share of failed episodes, common causes first): " + "; ".join(shares))
+
+
+def _share(rate: float) -> str:
+    """A percentage for a line of text: whole numbers, one decimal below 1 % (a rare cause is not 0 %)."""
+    return f"{rate * 100:.1f}" if 0 < rate < 0.01 else f"{rate * 100:.0f}"
 
 
 def print_outputs(folder: Path, reconciliation: list[dict]) -> None:
