@@ -106,7 +106,10 @@ class Terminal:
                     self.bars.update(self.tasks[step], total=total, unit=unit)
             case p.ItemStarted(step=step, item=item):
                 if self.bars is not None and step in self.tasks:
-                    self.bars.update(self.tasks[step], description=f"{step}: {item}")
+                    from rich.markup import escape
+
+                    # a file name is text, never rich markup
+                    self.bars.update(self.tasks[step], description=escape(f"{step}: {item}"))
             case p.ItemDone():
                 self.line(item_line(event))
                 if self.bars is not None and event.step in self.tasks:
