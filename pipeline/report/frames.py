@@ -254,7 +254,7 @@ def _funnel(s: MeasureSection, release, latest, by: str, rep, flags, whole) -> N
             s.funnel, s.curves = funnel_frame(total, groups, rep, flags)
             s.funnel_period = name
             n = int(groups.rate.notna().sum())
-            s.funnel_note = _funnel_note(i, candidates, name, n, label)
+            s.funnel_note = _funnel_note(i > 0, name, n, label)
             return
     s.funnel_why = funnel_why(candidates[-1][1:] if candidates else None, label, rep)
 
@@ -278,13 +278,14 @@ def funnel_why(cells, label: str, rep) -> str:
             "group could otherwise be worked out from the total.")  # fmt: skip
 
 
-def _funnel_note(i: int, candidates, name: str, n_groups: int, label: str) -> str:
+def _funnel_note(fell_back: bool, name: str, n_groups: int, label: str) -> str:
     note = ""
-    if i > 0:
-        note = f"The latest quarter releases too few {label} groups for a funnel plot, so it shows {name}. "
-    if n_groups < 3:
-        note += (f"Only {n_groups} {label} groups are released: each is compared with the overall rate they make "
-                 "up together, so they lie on opposite sides of it; a point outside the limits means the groups "
+    if fell_back:
+        note = (f"In the latest quarter too much is withheld for a funnel plot by {label} (small numbers), "
+                f"so it shows {name}. ")  # fmt: skip
+    if n_groups == 2:
+        note += (f"Only 2 {label} groups are released: each is compared with the overall rate they make up "
+                 "together, so they lie on opposite sides of it; a point outside the limits means the two groups "
                  "differ by more than chance.")  # fmt: skip
     return note.strip()
 

@@ -89,7 +89,7 @@ def test_the_funnel_falls_back_to_the_whole_period(sections):
     assert b12.funnel.group_value.tolist() == ["SITE-A", "SITE-B"]
     assert b12.funnel.numerator.tolist() == [40, 40] and b12.funnel.denominator.tolist() == [120, 120]  # rounded
     assert (b12.funnel.period_type == "period").all() and b12.funnel.period_start.iloc[0] == pd.Timestamp(2024, 1, 1)
-    assert b12.funnel_note.startswith("The latest quarter releases too few site groups for a funnel plot")
+    assert b12.funnel_note.startswith("In the latest quarter too much is withheld for a funnel plot by site")
     assert "Only 2 site groups are released" in b12.funnel_note
 
 
