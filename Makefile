@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 RUN := $(VENV)/bin/anemia-audit
 DB ?= data/processed/audit.duckdb
-PATIENTS ?= 2000
+PATIENTS ?= 8000
 SEED ?= 42
 REPORTS ?= reports
 SYNTH_OUT ?= data/synthetic
@@ -33,8 +33,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced ## Install uv (if missing) and the locked environment
 
-run: setup ## Whole job: synthetic cohort (or INPUT=folder), load, validate, classify, audit, report
-	$(RUN) run $(if $(INPUT),--input $(INPUT),--fresh --patients $(PATIENTS) --seed $(SEED) --synth-out $(SYNTH_OUT)) --db $(DB) --out $(REPORTS) --by $(BY)
+run: setup ## Whole job: synthetic cohort (or INPUT=folder [FRESH=1 | APPEND=1]), load, validate, classify, audit, report
+	$(RUN) run $(if $(INPUT),--input $(INPUT) $(if $(FRESH),--fresh) $(if $(APPEND),--append),--fresh --patients $(PATIENTS) --seed $(SEED) --synth-out $(SYNTH_OUT)) --db $(DB) --out $(REPORTS) --by $(BY)
 
 synth: setup ## Write the synthetic cohort to data/synthetic (PATIENTS=, SEED=)
 	$(RUN) synth --patients $(PATIENTS) --seed $(SEED) --out $(SYNTH_OUT)

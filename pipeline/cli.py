@@ -51,18 +51,94 @@ def _config(path: Optional[Path]):
     return load_config(path)
 
 
-def _timed(label: str):
-    class _T:
-        def __enter__(self):
-            self.t0 = time.perf_counter()
-            say(f"[{label}]")
-            return self
+class Terminal:
+    """Shows the steps' progress events (pipeline/progress.py): rich progress bars on a
+    terminal (a bar per step, advanced per file, table, rule, measure or report part), plain
+    non-animated lines otherwise (CI, cron, a pipe). Either way each finished item gets a
+    line with its rows and time (load: rows per second too), and each step its duration.
+    The steps know nothing of this: they only call the callback."""
 
-        def __exit__(self, *exc):
-            if exc[0] is None:
-                say(f"[{label}] done in {time.perf_counter() - self.t0:.1f} s")
+    def __init__(self, console=None, live: bool | None = None):
+        from rich.console import Console
 
-    return _T()
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.live = self.console.is_terminal and not self.console.is_dumb_terminal if live is None else live
+        self.bars = None
+        self.tasks: dict[str, int] = {}
+        self.units: dict[str, str] = {}
+        self.counted_at = 0.0
+
+    def __enter__(self):
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bars = Progress(
+                TextColumn("{task.description:<48}"),
+                BarColumn(bar_width=30),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[unit]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self.bars.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars = None
+
+    def line(self, text: str) -> None:
+        (self.bars.console if self.bars is not None else self.console).print(text, markup=False, highlight=False)
+
+    def __call__(self, event) -> None:
+        from pipeline import progress as p
+
+        match event:
+            case p.StepStarted(step=step, total=total, unit=unit):
+                self.units[step] = unit
+                self.line(f"[{step}]")
+                if self.bars is not None:
+                    self.tasks[step] = self.bars.add_task(step, total=total, unit=unit)
+            case p.Planned(step=step, total=total, unit=unit):
+                self.units[step] = unit
+                if self.bars is not None and step in self.tasks:
+                    self.bars.update(self.tasks[step], total=total, unit=unit)
+            case p.ItemStarted(step=step, item=item):
+                if self.bars is not None and step in self.tasks:
+                    from rich.markup import escape
+
+                    # a file name is text, never rich markup
+                    self.bars.update(self.tasks[step], description=escape(f"{step}: {item}"))
+            case p.ItemDone():
+                self.line(item_line(event))
+                if self.bars is not None and event.step in self.tasks:
+                    self.bars.advance(self.tasks[event.step])
+            case p.Counted(step=step, done=done, total=total, unit=unit):
+                if self.bars is not None and step in self.tasks:
+                    self.bars.update(self.tasks[step], completed=done, total=total)
+                elif time.perf_counter() - self.counted_at > 2 or done == total:
+                    self.counted_at = time.perf_counter()
+                    self.line(f"  {done:,}/{total:,} {unit}")
+            case p.StepDone(step=step, seconds=seconds):
+                if self.bars is not None and step in self.tasks:
+                    task = self.tasks.pop(step)
+                    total = next((t.total for t in self.bars.tasks if t.id == task), None)
+                    self.bars.update(task, description=f"{step}: done", completed=total)
+                self.line(f"[{step}] done in {seconds:.1f} s")
+            case p.Note(text=text):
+                self.line(f"  note: {text}")
+
+
+def item_line(event) -> str:
+    """One finished item as a plain line: name, rows, seconds (rows per second for a load)."""
+    rows = "" if event.rows is None else f"{event.rows:>10,} rows"
+    text = f"  {event.item:<48} {rows:>15} {event.seconds:6.1f} s"
+    if event.step == "load" and event.rows_per_second is not None and event.rows:
+        text += f"  {event.rows_per_second:>10,.0f} rows/s"
+    if event.detail:
+        text += f"  {event.detail}"
+    return text
 
 
 @app.command()
@@ -74,27 +150,9 @@ def synth(
     """Write a synthetic cohort (canonical CSVs + truth.csv) with planted labels."""
     from pipeline import steps
 
-    with _timed(f"synth {patients} patients"):
-        summary = steps.synth(patients, seed, out, progress=_progress("patients"))
+    with Terminal() as show:
+        summary = steps.synth(patients, seed, out, progress=show)
     say(f"wrote {out}/: " + ", ".join(f"{k} {v}" for k, v in summary.get("rows", {}).items()))
-
-
-def _progress(unit: str):
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 2 or done == total:
-            last[0] = now
-            say(f"  {done:,}/{total:,} {unit}")
-
-    return report
-
-
-def do_load(source: Source, input_path: Path, db: Path, cfg):
-    from pipeline import steps
-
-    return steps.load(source.value, input_path, db, cfg, progress=say)
 
 
 @app.command()
@@ -105,8 +163,11 @@ def load(
     config: Optional[Path] = ConfigOption,
 ):
     """Load source files into raw_* tables (same file twice adds nothing)."""
-    with _timed("load"):
-        do_load(source, input, db, _config(config))
+    from pipeline import steps
+
+    cfg = _config(config)
+    with Terminal() as show:
+        steps.load(source.value, input, db, cfg, progress=show)
 
 
 def print_reconciliation(rows: list[dict]) -> None:
@@ -120,55 +181,37 @@ def print_reconciliation(rows: list[dict]) -> None:
     say("  reconciliation: raw = staged + quarantined for every file" if ok else "  RECONCILIATION FAILED")
 
 
-def do_validate(db: Path, cfg) -> list[dict]:
-    from pipeline import steps
-
-    rows = steps.validate(db, cfg, progress=say)
-    print_reconciliation(rows)
-    return rows
-
-
 @app.command()
 def validate(db: Path = DbOption, config: Optional[Path] = ConfigOption):
     """Validate raw rows into stg_* tables and the quarantine (with reasons); print the reconciliation."""
-    with _timed("validate"):
-        do_validate(db, _config(config))
-
-
-def do_classify(db: Path, cfg) -> dict:
     from pipeline import steps
 
-    counts = steps.classify(db, cfg, progress=say)
-    say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
-    return counts
+    cfg = _config(config)
+    with Terminal() as show:
+        rows = steps.validate(db, cfg, progress=show)
+    print_reconciliation(rows)
 
 
 @app.command()
 def classify(db: Path = DbOption, config: Optional[Path] = ConfigOption):
     """Build episodes, iron_outcomes and failure_causes from the staged tables."""
-    with _timed("classify"):
-        do_classify(db, _config(config))
-
-
-def do_audit(db: Path, cfg) -> dict:
     from pipeline import steps
 
-    counts = steps.audit(db, cfg, progress=say)
-    say(f"  {len(counts)} measures written to aud_* tables")
-    return counts
+    cfg = _config(config)
+    with Terminal() as show:
+        counts = steps.classify(db, cfg, progress=show)
+    say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
 
 @app.command()
 def audit(db: Path = DbOption, config: Optional[Path] = ConfigOption):
     """Compute the audit measures (rates, Wilson CIs, disclosure control) into aud_* tables."""
-    with _timed("audit"):
-        do_audit(db, _config(config))
-
-
-def do_report(db: Path, out: Path, cfg, period_from, period_to, by, manifest_extra=None) -> Path:
     from pipeline import steps
 
-    return steps.report(db, out, cfg, period_from, period_to, by, manifest_extra=manifest_extra)
+    cfg = _config(config)
+    with Terminal() as show:
+        counts = steps.audit(db, cfg, progress=show)
+    say(f"  {len(counts)} measures written to aud_* tables")
 
 
 def _date(value: Optional[str], name: str) -> Optional[date]:
@@ -190,10 +233,11 @@ def report(
     config: Optional[Path] = ConfigOption,
 ):
     """Write the report folder: index.html, audit.xlsx, csv/, local-only case lists, manifest.json."""
-    with _timed("report"):
-        folder = do_report(
-            db, out, _config(config), _date(period_from, "--from"), _date(period_to, "--to"), by.value if by else None
-        )
+    from pipeline import steps
+
+    cfg, start, end = _config(config), _date(period_from, "--from"), _date(period_to, "--to")
+    with Terminal() as show:
+        folder = steps.report(db, out, cfg, start, end, by.value if by else None, progress=show)
     say(f"report: {folder}/index.html")
 
 
@@ -211,24 +255,32 @@ def run(
     fresh: bool = typer.Option(
         False, "--fresh", help="Start from an empty warehouse (drops every table of --db; refused while it is in use)."
     ),
+    append: bool = typer.Option(
+        False, "--append", help="Add the input to the files already in --db (default: refuse to mix inputs)."
+    ),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
 ):
-    """The whole job: (synth) -> load -> validate -> classify -> audit -> report."""
+    """The whole job: (synth) -> load -> validate -> classify -> audit -> report.
+
+    The warehouse holds one input: when --db already holds files of another input, run
+    stops (exit 2) and asks for --fresh (replace them) or --append (add to them)."""
     from pipeline import steps
 
+    if fresh and append:
+        raise UserError("--fresh and --append contradict each other: choose one")
     cfg = _config(config)
     t0 = time.perf_counter()
     steps.check_output(out)
     if fresh and db.exists():
         say(f"[fresh] emptying the previous warehouse {db}")
         steps.fresh(db)
-    if input is None:
-        input = synth_out
-        with _timed(f"synth {patients} patients (no --input given)"):
-            steps.synth(patients, seed, input, progress=_progress("patients"))
-    result = steps.run(input, db, out, cfg, source=source.value, by=by.value if by else None, progress=say,
-                       stage=_timed)  # fmt: skip
+    with Terminal() as show:
+        if input is None:
+            input = synth_out
+            steps.synth(patients, seed, input, progress=show)
+        result = steps.run(input, db, out, cfg, source=source.value, by=by.value if by else None, progress=show,
+                           append=append)  # fmt: skip
     print_reconciliation(result.reconciliation)
     say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in result.classified.items()))
     say(f"done in {time.perf_counter() - t0:.1f} s")
@@ -258,9 +310,14 @@ def print_headline(folder: Path) -> None:
         say(f"  {r['label']:<74} {figure}{standard}")
     causes = [r for r in rows if r["item"].startswith("cause_")]
     if causes:
-        shares = [f"{r['label'].lower()} {float(r['rate']) * 100:.0f} %" if r["rate"] else f"{r['label'].lower()} *"
+        shares = [f"{r['label'].lower()} {_share(float(r['rate']))} %" if r["rate"] else f"{r['label'].lower()} *"
                   for r in causes]  # fmt: skip
         say("  why iron failed (share of failed episodes, common causes first): " + "; ".join(shares))
+
+
+def _share(rate: float) -> str:
+    """A percentage for a line of text: whole numbers, one decimal below 1 % (a rare cause is not 0 %)."""
+    return f"{rate * 100:.1f}" if 0 < rate < 0.01 else f"{rate * 100:.0f}"
 
 
 def print_outputs(folder: Path, reconciliation: list[dict]) -> None:

@@ -2,8 +2,9 @@
 
 The CLI, the notebook API, the demo warehouse and the tests all call these functions; each
 opens the warehouse, runs one step and closes it, whatever happens. They print nothing:
-progress goes to the `progress` callback (the CLI shows it, the tests drop it), and every
-error a user can cause is a `UserError`.
+progress goes to the `progress` callback as events (pipeline/progress.py: a step, its files,
+tables, rules, measures or report parts; the CLI renders them, the tests drop them), and
+every error a user can cause is a `UserError`.
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -16,7 +17,6 @@ error a user can cause is a `UserError`.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -24,12 +24,7 @@ from pathlib import Path
 
 from pipeline.config import Config, load_config
 from pipeline.errors import UserError
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
+from pipeline.progress import Counted, Note, Planned, Progress, quiet, step
 
 
 @contextmanager
@@ -59,45 +54,73 @@ class LoadResult:
     notes: list[str]
 
 
-def load(source: str, input_path: Path, db: Path, config: Config, progress: Progress = _quiet) -> LoadResult:
-    """Read `input_path` with the adapter for `source` and append it to raw_* (one transaction)."""
+def load(
+    source: str, input_path: Path, db: Path, config: Config, progress: Progress = quiet, alone: bool = False
+) -> LoadResult:
+    """Read `input_path` with the adapter for `source` and append it to raw_* (one transaction).
+    `alone`: the warehouse may hold this input's files only (`run` without --append); a
+    warehouse holding files of another input is a UserError naming the choice, and nothing
+    is loaded."""
     from pipeline.engine.raw import load_tables
     from pipeline.extract import read_source
 
-    extract = read_source(source, input_path, config)
-    for note in extract.all_notes:
-        progress(f"  note: {note}")
-    with warehouse(db, create=True, config=config) as con:
-        summary = load_tables(con, extract.tables, source, progress=progress)
-    for f in summary["files"]:
-        progress(f"  {f['file']:<28} raw_{f['table']:<14} {f['rows']:>10,} rows  {f['status']}")
+    with step(progress, "load"):
+        extract = read_source(source, input_path, config)
+        for note in extract.all_notes:
+            progress(Note("load", note))
+        with warehouse(db, create=True, config=config) as con:
+            if alone:
+                _refuse_other_inputs(con, extract.tables, input_path, db)
+            progress(Planned("load", len(extract.tables), "files"))
+            summary = load_tables(con, extract.tables, source, progress=progress)
     return LoadResult(summary["load_id"], summary["files"], extract.all_notes)
 
 
-def validate(db: Path, config: Config, today: date | None = None, progress: Progress = _quiet) -> list[dict]:
+def other_inputs(con, incoming) -> list[tuple[str, str]]:
+    """(table, file) of every file in the warehouse that is not one of `incoming` (source
+    tables with their content hash): what a load of `incoming` alone would mix with."""
+    if "loaded_files" not in con.list_tables():
+        return []
+    mine = {(st.table, st.content_hash) for st in incoming}
+    held = con.table("loaded_files").select("table_name", "source_file", "content_hash").distinct().to_pandas()
+    others = {(r.table_name, r.source_file) for r in held.itertuples() if (r.table_name, r.content_hash) not in mine}
+    return sorted(others)
+
+
+def _refuse_other_inputs(con, incoming, input_path: Path, db: Path) -> None:
+    others = other_inputs(con, incoming)
+    if others:
+        table, name = others[0]
+        raise UserError(
+            f"{db} already holds {len(others)} file(s) of another input (e.g. {name} in raw_{table}); "
+            f"run again with --fresh to replace them with {input_path}, or --append to add {input_path} to them"
+        )
+
+
+def validate(db: Path, config: Config, today: date | None = None, progress: Progress = quiet) -> list[dict]:
     """raw_* -> stg_* + quarantine; returns the reconciliation per table and file."""
     from pipeline.staging.validate import validate as run
 
-    with warehouse(db, config=config) as con:
+    with step(progress, "validate"), warehouse(db, config=config) as con:
         _require(con, "raw_", db, "load")
         return run(con, config, today=today, progress=progress)
 
 
-def classify(db: Path, config: Config, progress: Progress = _quiet) -> dict[str, int]:
+def classify(db: Path, config: Config, progress: Progress = quiet) -> dict[str, int]:
     """stg_* -> episodes, iron_outcomes, failure_causes; returns their row counts."""
     from pipeline.rules.classify import classify as run
 
-    with warehouse(db, config=config) as con:
+    with step(progress, "classify"), warehouse(db, config=config) as con:
         _require(con, "stg_", db, "validate")
-        return run(con, config)
+        return run(con, config, progress=progress)
 
 
-def audit(db: Path, config: Config, progress: Progress = _quiet) -> dict[str, int]:
+def audit(db: Path, config: Config, progress: Progress = quiet) -> dict[str, int]:
     """The classification tables -> aud_*; returns the row count of each measure table."""
     from pipeline.audit.tables import run_audit
 
-    with warehouse(db, config=config) as con:
-        return run_audit(con, config)
+    with step(progress, "audit"), warehouse(db, config=config) as con:
+        return run_audit(con, config, progress=progress)
 
 
 def report(
@@ -108,19 +131,23 @@ def report(
     period_to: date | None = None,
     by: str | None = None,
     manifest_extra: dict | None = None,
+    progress: Progress = quiet,
 ) -> Path:
     """aud_* -> the report folder (index.html, audit.xlsx, csv/, local-only/, manifest.json)."""
     from pipeline.report import build_report
 
-    with warehouse(db, config=config) as con:
-        return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra)
+    with step(progress, "report"), warehouse(db, config=config) as con:
+        return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra,
+                            progress=progress)  # fmt: skip
 
 
-def synth(patients: int, seed: int, out: Path, progress: Callable[[int, int], None] | None = None) -> dict:
+def synth(patients: int, seed: int, out: Path, progress: Progress = quiet) -> dict:
     """Write the synthetic cohort with planted truth to `out`."""
     from pipeline.synth import generate
 
-    return generate(patients, seed, out, progress=progress)
+    with step(progress, "synth", patients, "patients"):
+        return generate(patients, seed, out, progress=lambda done, total: progress(Counted("synth", done, total,
+                                                                                           "patients")))  # fmt: skip
 
 
 @dataclass
@@ -140,33 +167,23 @@ def run(
     source: str = "csv",
     by: str | None = None,
     today: date | None = None,
-    progress: Progress = _quiet,
-    stage: Callable[[str], object] | None = None,
+    progress: Progress = quiet,
+    append: bool = False,
 ) -> RunResult:
     """The whole job on `input_path`: load -> validate -> classify -> audit -> report (when
-    `out` is given). `stage(name)` may return a context manager wrapped around each step
-    (the CLI uses it to time and announce them)."""
-    stage = stage or (lambda name: _nothing())
+    `out` is given). The warehouse holds `input_path` alone: when it already holds files of
+    another input, a UserError names the choice (`fresh` first, or `append`) and nothing is
+    loaded; `append=True` adds the input to them. Each step reports to `progress`."""
     if out is not None:
         check_output(out)  # a bad --out stops before the work, not after it
-    with stage("load"):
-        loaded = load(source, input_path, db, config, progress)
-    with stage("validate"):
-        recon = validate(db, config, today=today, progress=progress)
-    with stage("classify"):
-        classified = classify(db, config, progress)
-    with stage("audit"):
-        audited = audit(db, config, progress)
+    loaded = load(source, input_path, db, config, progress, alone=not append)
+    recon = validate(db, config, today=today, progress=progress)
+    classified = classify(db, config, progress)
+    audited = audit(db, config, progress)
     folder = None
     if out is not None:
-        with stage("report"):
-            folder = report(db, out, config, None, None, by)
+        folder = report(db, out, config, None, None, by, progress=progress)
     return RunResult(loaded, recon, classified, audited, folder)
-
-
-@contextmanager
-def _nothing():
-    yield
 
 
 def check_output(out: Path) -> Path:

@@ -7,8 +7,9 @@ Rules (`[disclosure]` in defaults.toml; docs/measures.md):
    and `threshold` (default 7). The complement matters because "5 of 6 were untested"
    discloses that one patient was tested. Zero is not disclosive and is released.
 2. **Secondary suppression.** The released tables add up: the groups of one breakdown
-   (site, specialty, sex, age band) sum to the 'all' row of the same period, and the three
-   months of a quarter sum to the quarter. For every such equation (a total and its parts),
+   (site, specialty, sex, age band) sum to the 'all' row of the same period, the three
+   months of a quarter sum to the quarter and the quarters of a year to the year. For every
+   such equation (a total and its parts),
    a lone withheld cell could be recovered by subtraction, so while an equation has exactly
    one withheld member, the smallest released part (by denominator) is withheld too (the
    total when no part is left). When the total is released, the withheld parts together
@@ -52,28 +53,33 @@ def primary_suppression(numerator, denominator, threshold: int) -> np.ndarray:
 
 def table_constraints(cells: pd.DataFrame) -> list[Constraint]:
     """The additive equations of a measure table (positional row indices): groups of one
-    breakdown sum to the 'all' row of their period; months sum to their quarter, for every
-    group. `cells` has the CELL_KEYS columns (period_start as dates)."""
+    breakdown sum to the 'all' row of their period; months sum to their quarter and quarters
+    to their year, for every group. `cells` has the CELL_KEYS columns (period_start as dates)."""
     t = cells.reset_index(drop=True)
     start = pd.to_datetime(t.period_start)
     quarter = start.dt.to_period("Q").dt.start_time
+    year = start.dt.to_period("Y").dt.start_time
     totals: dict[tuple, int] = {}
     parts: dict[tuple, list[int]] = {}
-    rows = zip(t.measure_id, t.category, t.period_type, start, quarter, t.group_by, t.group_value, strict=False)
-    for i, (measure, category, ptype, begin, q, group_by, value) in enumerate(rows):
+    rows = zip(t.measure_id, t.category, t.period_type, start, quarter, year, t.group_by, t.group_value, strict=False)
+    for i, (measure, category, ptype, begin, q, y, group_by, value) in enumerate(rows):
         period = (measure, category, ptype, begin)
         if group_by == "all":
             totals[("group", period)] = i
         else:
             parts.setdefault(("group", period, group_by), []).append(i)
-        cell = (measure, category, group_by, value, q)
-        if ptype == "quarter":
-            totals[("time", cell)] = i
+        in_quarter = ("time", measure, category, group_by, value, q)
+        in_year = ("year", measure, category, group_by, value, y)
+        if ptype == "year":
+            totals[in_year] = i
+        elif ptype == "quarter":
+            totals[in_quarter] = i
+            parts.setdefault(in_year, []).append(i)
         elif ptype == "month":
-            parts.setdefault(("time", cell), []).append(i)
+            parts.setdefault(in_quarter, []).append(i)
     out: list[Constraint] = []
     for key, members in parts.items():
-        total = totals.get(key[:2])
+        total = totals.get(key[:2] if key[0] == "group" else key)  # a breakdown's parts share the 'all' total
         if total is not None:
             out.append((total, members))
     return out

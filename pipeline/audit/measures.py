@@ -26,7 +26,7 @@ from pipeline.rules.causes import CAUSES
 Condition = tuple[str, str, tuple]
 
 NOT_EXCLUDED: Condition = ("excluded_reason", "is_null", ())
-PERIOD_TYPES = {"month": "month_start", "quarter": "quarter_start"}
+PERIOD_TYPES = {"month": "month_start", "quarter": "quarter_start", "year": "year_start"}
 GROUP_BYS = ("all", "site", "specialty", "sex", "age_band")
 UNKNOWN = "unknown"
 
@@ -199,6 +199,7 @@ def audit_population(con, config) -> ir.Table:
     return t.mutate(
         month_start=t.start_at.truncate("M").date(),
         quarter_start=t.start_at.truncate("Q").date(),
+        year_start=t.start_at.truncate("Y").date(),
         g_all=ibis.literal("all"),
         g_site=t.site.fill_null(t.p_site).fill_null(UNKNOWN),
         g_specialty=t.prescriber_specialty.fill_null(UNKNOWN),
@@ -249,22 +250,29 @@ def group_column(group_by: str) -> str:
     return f"g_{group_by}"
 
 
-def measure_counts(population: ir.Table, causes: ir.Table, measure: Measure) -> ir.Table:
-    """Numerator and denominator of `measure` for every period type (month, quarter), period
-    start and group (all, site, specialty, sex, age band), as one Ibis table with columns
+def measure_counts(
+    population: ir.Table,
+    causes: ir.Table,
+    measure: Measure,
+    periods: dict[str, str] = PERIOD_TYPES,
+    group_bys: Sequence[str] = GROUP_BYS,
+) -> ir.Table:
+    """Numerator and denominator of `measure` for every period type (month, quarter, year;
+    `periods`: period type -> the population's column of period starts), period start and
+    group (all, site, specialty, sex, age band), as one Ibis table with columns
     period_type, period_start, group_by, group_value, category, numerator, denominator.
     Cells with an empty denominator do not appear. A category measure gets one row per
     category for every cell, with numerator 0 when no episode has that category."""
     den = population.filter(predicate(population, measure.denominator_where))
     if measure.category is None:
         den = den.mutate(_num=predicate(den, measure.numerator_where).cast("int64"), category=ibis.literal("all"))
-        return _cells(den, ("category",), lambda t: t._num.sum())
+        return _cells(den, ("category",), lambda t: t._num.sum(), periods, group_bys)
     labelled = den.select("episode_id").inner_join(
         causes.select("episode_id", category=causes[measure.category]).distinct(), "episode_id"
     )
     keys = ["period_type", "period_start", "group_by", "group_value"]
-    counts = _cells(den, (), lambda t: t.count()).select(*keys, "denominator")
-    hits = _cells(den.inner_join(labelled, "episode_id"), ("category",), lambda t: t.count())
+    counts = _cells(den, (), lambda t: t.count(), periods, group_bys).select(*keys, "denominator")
+    hits = _cells(den.inner_join(labelled, "episode_id"), ("category",), lambda t: t.count(), periods, group_bys)
     hits = hits.select(*keys, "category", hit=hits.numerator)
     grid = counts.cross_join(ibis.memtable({"category": list(measure.categories)}))
     joined = grid.left_join(hits, [*keys, "category"])
@@ -273,10 +281,10 @@ def measure_counts(population: ir.Table, causes: ir.Table, measure: Measure) -> 
     )
 
 
-def _cells(t: ir.Table, extra_keys: tuple[str, ...], numerator) -> ir.Table:
+def _cells(t: ir.Table, extra_keys: tuple[str, ...], numerator, periods, group_bys) -> ir.Table:
     parts = []
-    for period_type, period_col in PERIOD_TYPES.items():
-        for group_by in GROUP_BYS:
+    for period_type, period_col in periods.items():
+        for group_by in group_bys:
             g = t.group_by(
                 period_start=t[period_col], group_value=t[group_column(group_by)], **{k: t[k] for k in extra_keys}
             )

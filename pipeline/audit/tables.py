@@ -1,7 +1,7 @@
 """Compute the audit measures into `aud_<measure_id>` tables.
 
 Grain of every `aud_*` table: one row per measure x category x period type (month,
-quarter) x period start x breakdown (all, site, specialty, sex, age band) x group value.
+quarter, year) x period start x breakdown (all, site, specialty, sex, age band) x group value.
 The counting runs in the database (Ibis, `pipeline.audit.measures`); the Wilson intervals and the
 disclosure control run on the small aggregated result in pandas. Columns:
 
@@ -31,6 +31,7 @@ from pipeline.engine.registry import CLASSIFIED as OUTPUT_TABLES
 from pipeline.engine.registry import spec
 from pipeline.engine.tables import write_frame
 from pipeline.errors import UserError
+from pipeline.progress import Planned, Progress, item, quiet
 
 
 def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFrame:
@@ -52,23 +53,32 @@ def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFram
 
 
 def period_end(start: pd.Series, period_type: pd.Series) -> pd.Series:
-    """Last day of each month or quarter."""
+    """Last day of each month, quarter or year."""
     ts = pd.to_datetime(start)
     month = ts.dt.to_period("M").dt.end_time.dt.date
     quarter = ts.dt.to_period("Q").dt.end_time.dt.date
-    return month.where(period_type == "month", quarter)
+    year = ts.dt.to_period("Y").dt.end_time.dt.date
+    return month.where(period_type == "month", quarter.where(period_type == "quarter", year))
 
 
-def run_audit(con, config) -> dict[str, int]:
+def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
     """Build every registered measure into `aud_<measure_id>` (replacing earlier versions)
     and return the row count of each. Needs the classification tables (`anemia-audit
-    classify`); stg_patients is optional (sex and age band are then 'unknown')."""
+    classify`); stg_patients is optional (sex and age band are then 'unknown'). `progress`
+    hears one item per measure (pipeline/progress.py)."""
     missing = [t for t in OUTPUT_TABLES if t not in con.list_tables()]
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
-    population = audit_population(con, config).cache()
+    progress(Planned("audit", len(MEASURES) + 1, "measures"))
+    with item(progress, "audit", "audit population") as done:
+        population = audit_population(con, config).cache()
+        done.rows = int(population.count().execute())
     causes = con.table("failure_causes")
-    tables = {m.id: measure_table(measure_counts(population, causes, m).to_pandas(), m, config) for m in MEASURES}
+    tables = {}
+    for m in MEASURES:
+        with item(progress, "audit", m.id) as done:
+            tables[m.id] = measure_table(measure_counts(population, causes, m).to_pandas(), m, config)
+            done.rows = len(tables[m.id])
     _write(con, tables, config)
     return {f"aud_{k}": len(v) for k, v in tables.items()}
 

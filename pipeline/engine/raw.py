@@ -17,6 +17,7 @@ import ibis
 
 from pipeline.engine.connection import transaction
 from pipeline.engine.registry import TABLES, spec
+from pipeline.progress import Progress, item, quiet
 
 if TYPE_CHECKING:  # the adapters' type, not a dependency: the engine imports nothing above it
     from pipeline.extract.base import SourceTable
@@ -57,8 +58,9 @@ def _insert(db: duckdb.DuckDBPyConnection, st: SourceTable, load_id: str, base: 
         db.unregister("_incoming")
 
 
-def load_tables(con: ibis.BaseBackend, tables: list[SourceTable], source: str, progress=print) -> dict:
-    """Append the source tables to raw_* in one transaction; returns a summary per file."""
+def load_tables(con: ibis.BaseBackend, tables: list[SourceTable], source: str, progress: Progress = quiet) -> dict:
+    """Append the source tables to raw_* in one transaction; returns a summary per file.
+    `progress` hears one item per file (its rows and time: pipeline/progress.py)."""
     db: duckdb.DuckDBPyConnection = con.con
     load_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = {"load_id": load_id, "files": []}
@@ -67,15 +69,18 @@ def load_tables(con: ibis.BaseBackend, tables: list[SourceTable], source: str, p
         for table in TABLES:
             db.execute(ddl(f"raw_{table}"))
         for st in tables:
-            seen = db.execute("SELECT load_id FROM loaded_files WHERE content_hash = ? AND table_name = ?",
-                              [st.content_hash, st.table]).fetchone()  # fmt: skip
-            if seen:
-                summary["files"].append({"table": st.table, "file": st.source_file, "rows": 0,
-                                         "status": f"already loaded (load {seen[0]})"})  # fmt: skip
-                continue
-            progress(f"  loading {st.source_file} -> raw_{st.table} ...")
-            n = _insert(db, st, load_id, _next_row_id(db))
-            db.execute("INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?, ?, current_timestamp::TIMESTAMP)",
-                       [load_id, st.table, st.source_file, st.content_hash, source, n])  # fmt: skip
-            summary["files"].append({"table": st.table, "file": st.source_file, "rows": n, "status": "loaded"})
+            with item(progress, "load", f"{st.source_file} -> raw_{st.table}") as done:
+                summary["files"].append(_load_one(db, st, source, load_id))
+                done.rows, done.detail = summary["files"][-1]["rows"], summary["files"][-1]["status"]
     return summary
+
+
+def _load_one(db: duckdb.DuckDBPyConnection, st: SourceTable, source: str, load_id: str) -> dict:
+    seen = db.execute("SELECT load_id FROM loaded_files WHERE content_hash = ? AND table_name = ?",
+                      [st.content_hash, st.table]).fetchone()  # fmt: skip
+    if seen:
+        return {"table": st.table, "file": st.source_file, "rows": 0, "status": f"already loaded (load {seen[0]})"}
+    n = _insert(db, st, load_id, _next_row_id(db))
+    db.execute("INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?, ?, current_timestamp::TIMESTAMP)",
+               [load_id, st.table, st.source_file, st.content_hash, source, n])  # fmt: skip
+    return {"table": st.table, "file": st.source_file, "rows": n, "status": "loaded"}

@@ -222,8 +222,8 @@ _BOOKKEEPING = (
         C("description", "string", "what the check asks, in words"),
         C("position", "int64", "order in which the checks are listed"),
     )),
-    Table("load_log", "source file x table after validation: the reconciliation", "validate", (
-        C("load_id", "string", "latest load of the file"),
+    Table("load_log", "source file x table x load after validation: the reconciliation", "validate", (
+        C("load_id", "string", "the load that added the file (two loads of one file name are two rows)"),
         C("table_name", "string", "canonical table"),
         C("source_file", "string", "file name"),
         C("raw_rows", "int64", "rows in raw_<table> from the file"),

@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import UserError
+from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.report.frames import check_arguments, collect, csv_frame
 
 _SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
@@ -44,6 +45,9 @@ _LEFTOVER = re.compile(r"^\.anemia-audit-report-.*\.(?:(?P<pid>\d+)-)?[^.-]*\.(t
 _LEFTOVER_MAX_AGE_S = 24 * 3600
 # Environment faults while writing (full disk, read-only or revoked folder): a user error.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EFBIG}
+# The report's parts, in the order they are made (the progress items of `report`).
+PARTS = ("released tables", "csv/", "audit.xlsx", "index.html", "local-only/case_lists.csv",
+         "local-only/internal tier", "manifest.json")  # fmt: skip
 
 
 def build_report(
@@ -54,38 +58,42 @@ def build_report(
     period_to: date | None = None,
     by: str | None = None,
     manifest_extra: dict | None = None,
+    progress: Progress = quiet,
 ) -> Path:
     """Write `out_dir/anemia-audit-report-<from>_<to>/` (`folder_name`; index.html, audit.xlsx,
     csv/, local-only/case_lists.csv, manifest.json) and return its path. Needs the aud_*
     tables (`anemia-audit audit`). Periods (months, quarters) are shown when they lie
-    wholly between `period_from` and `period_to` (either may be None: no bound)."""
+    wholly between `period_from` and `period_to` (either may be None: no bound). `progress`
+    hears one item per part (pipeline/progress.py)."""
     from pipeline.report import caselists, html, manifest, xlsx
 
     started, t0 = datetime.now(UTC), time.perf_counter()
     out_dir = prepare_out_dir(out_dir)
     remove_leftovers(out_dir)
     check_arguments(con, config, period_from, period_to, by)
-    data = collect(con, config, period_from, period_to, by)
+    progress(Planned("report", len(PARTS), "parts"))
+    with item(progress, "report", PARTS[0]):
+        data = collect(con, config, period_from, period_to, by)
     final = out_dir / folder_name(data.facts["period_start"], data.facts["period_end"])
     _check_replaceable(final)
     tmp = _make_temp(out_dir, final)
     try:
-        outputs = write_csv(tmp / "csv", data.files)
-        xlsx.write(tmp / "audit.xlsx", data, config)
-        (tmp / "index.html").write_text(html.render(data, config), encoding="utf-8")
-        outputs["local-only/case_lists.csv"] = caselists.write(con, tmp / "local-only", config, period_from, period_to)
-        outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by))
-        manifest.write(
-            tmp / "manifest.json",
-            final.name,
-            con,
-            config,
-            data,
-            outputs,
-            started,
-            time.perf_counter() - t0,
-            manifest_extra,
-        )
+        with item(progress, "report", PARTS[1]) as done:
+            outputs = write_csv(tmp / "csv", data.files)
+            done.rows = sum(outputs.values())
+        with item(progress, "report", PARTS[2]):
+            xlsx.write(tmp / "audit.xlsx", data, config)
+        with item(progress, "report", PARTS[3]):
+            (tmp / "index.html").write_text(html.render(data, config), encoding="utf-8")
+        with item(progress, "report", PARTS[4]) as done:
+            outputs["local-only/case_lists.csv"] = caselists.write(con, tmp / "local-only", config, period_from,
+                                                                   period_to)  # fmt: skip
+            done.rows = outputs["local-only/case_lists.csv"]
+        with item(progress, "report", PARTS[5]):
+            outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by))
+        with item(progress, "report", PARTS[6]):
+            manifest.write(tmp / "manifest.json", final.name, con, config, data, outputs, started,
+                           time.perf_counter() - t0, manifest_extra)  # fmt: skip
         os.chmod(tmp, 0o755)
         _swap_into_place(tmp, final)
     except OSError as exc:

@@ -39,19 +39,28 @@ def spc_chart(spc: pd.DataFrame, title: str, width: int = WIDTH, height: int = 2
     vary with each period's denominator) and special-cause points in colour. `spc` has
     period_start, numerator, denominator, rate, centre, lcl, ucl, signal (one row per
     period, withheld periods with missing rate)."""
+    withheld = spc.suppressed.astype(bool) if "suppressed" in spc else pd.Series(False, index=spc.index)
     d = spc.assign(
-        period=pd.to_datetime(spc.period_start).dt.strftime("%Y-%m-%d"), status=spc_status(spc.signal.fillna(""))
+        period=pd.to_datetime(spc.period_start).dt.strftime("%Y-%m-%d"),
+        status=spc_status(spc.signal.fillna("")),
+        withheld_at=spc.centre.where(withheld),
+        withheld=withheld.map({True: "withheld (small numbers)", False: ""}),
     )
     x = alt.X("period:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0, tickCount=8))
     pct = alt.Axis(format=".0%")
     base = alt.Chart(d).encode(x=x)
+    # invalid="filter": the lines run on across withheld periods instead of breaking there
     limits = (
         base.transform_fold(["lcl", "ucl"], as_=["limit", "value"])
-        .mark_line(interpolate="step", strokeDash=[4, 3], color="#999999")
+        .mark_line(interpolate="step", strokeDash=[4, 3], color="#999999", invalid="filter")
         .encode(y=alt.Y("value:Q", axis=pct, title="rate"), detail="limit:N")
     )
-    centre = base.mark_line(color="#555555").encode(y="centre:Q")
-    line = base.mark_line(color="#9ecae9").encode(y="rate:Q")
+    centre = base.mark_line(color="#555555", invalid="filter").encode(y="centre:Q")
+    line = base.mark_line(color="#9ecae9", invalid="filter").encode(y="rate:Q")
+    gaps = base.mark_point(shape="cross", color="#bbbbbb", filled=True, size=50, invalid="filter").encode(
+        y="withheld_at:Q",
+        tooltip=[alt.Tooltip("period:T", format="%B %Y"), alt.Tooltip("withheld:N", title="disclosure")],
+    )
     points = base.mark_circle(size=60, opacity=1).encode(
         y=alt.Y("rate:Q", axis=pct, title="rate"),
         color=alt.Color(
@@ -69,7 +78,7 @@ def spc_chart(spc: pd.DataFrame, title: str, width: int = WIDTH, height: int = 2
             "signal:N",
         ],
     )
-    return alt.layer(limits, centre, line, points).properties(title=title, width=width, height=height)
+    return alt.layer(limits, centre, line, gaps, points).properties(title=title, width=width, height=height)
 
 
 def funnel_limit_curves(

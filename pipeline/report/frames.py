@@ -18,6 +18,7 @@ import pandas as pd
 from pipeline.audit.disclosure import round_counts
 from pipeline.audit.headline import headline, report_span
 from pipeline.audit.measures import BY_ID, GROUP_BYS, MEASURES, Measure
+from pipeline.audit.period_groups import period_groups
 from pipeline.audit.stats import binomial_limits, p_chart, z_value
 from pipeline.errors import UserError
 from pipeline.report.charts import funnel_flags, funnel_limit_curves
@@ -45,14 +46,20 @@ RATE_DECIMALS = 4
 
 @dataclass
 class MeasureSection:
-    """What the report shows of one measure: its released rows, the p-chart frame (monthly,
-    all episodes) and, when grouped, the funnel frame (latest quarter, one row per group)."""
+    """What the report shows of one measure: its released rows, the p-chart frame (all
+    episodes, at the grain `trend_grain` picks) and, when grouped, the funnel frame (one row
+    per group: the latest quarter, else the whole report period). The sentences say why a
+    chart has its grain or period, or why it is not drawn ('' when there is nothing to say)."""
 
     measure: Measure
     release: pd.DataFrame
     spc: pd.DataFrame | None = None
     funnel: pd.DataFrame | None = None
     curves: pd.DataFrame | None = None
+    spc_note: str = ""
+    funnel_period: str = ""
+    funnel_note: str = ""
+    funnel_why: str = ""
 
 
 @dataclass
@@ -99,7 +106,8 @@ def collect(
     releases = {m.id: read_release(con, m, period_from, period_to, by, internal) for m in MEASURES}
     latest = _latest_quarter(releases)
     flags = funnel_flags(rep.funnel_inner, rep.funnel_outer)
-    sections = [_section(m, releases[m.id], latest, by, rep, flags) for m in MEASURES if m.category is None]
+    whole = _whole_period(con, config, period_from, period_to, by, internal)
+    sections = [_section(m, releases[m.id], latest, by, rep, flags, whole) for m in MEASURES if m.category is None]
     causes = _latest_rows(releases["failure_causes"], latest)
     data = ReportData(
         period_from=period_from,
@@ -220,28 +228,153 @@ def _latest_rows(release: pd.DataFrame, latest, group_by: str = "all") -> pd.Dat
     return release[keep].reset_index(drop=True)
 
 
-def _section(m: Measure, release: pd.DataFrame, latest, by, rep, flags) -> MeasureSection:
+def _section(m: Measure, release: pd.DataFrame, latest, by, rep, flags, whole) -> MeasureSection:
     s = MeasureSection(measure=m, release=release, spc=spc_frame(release, rep))
-    if by and latest is not None:
-        s.funnel, s.curves = funnel_frame(release, latest, by, rep, flags)
+    s.spc_note = grain_note(release, s.spc, rep)
+    if by:
+        _funnel(s, release, latest, by, rep, flags, whole)
     return s
 
 
+def _funnel(s: MeasureSection, release, latest, by: str, rep, flags, whole) -> None:
+    """The funnel of the latest quarter when it releases the overall rate and at least
+    `funnel_min_groups` groups; else of the whole report period; else a sentence why not."""
+    label = by.replace("_", " ")
+    candidates = []
+    if latest is not None:
+        candidates.append(
+            (f"{latest:%Y} Q{latest.quarter}", _latest_rows(release, latest), _latest_rows(release, latest, by))
+        )
+    period = whole(s.measure.id)
+    if period is not None:
+        span = f"the whole report period ({period.period_start.min():%Y-%m-%d} to {period.period_end.max():%Y-%m-%d})"
+        candidates.append((span, period[period.group_by == "all"], period[period.group_by == by]))
+    for i, (name, total, groups) in enumerate(candidates):
+        if funnel_shows_something(total, groups, rep):
+            s.funnel, s.curves = funnel_frame(total, groups, rep, flags)
+            s.funnel_period = name
+            n = int(groups.rate.notna().sum())
+            s.funnel_note = _funnel_note(i > 0, name, n, label)
+            return
+    s.funnel_why = funnel_why(candidates[-1][1:] if candidates else None, label, rep)
+
+
+def funnel_why(cells, label: str, rep) -> str:
+    """The sentence that says why no funnel plot is drawn, from the longest period tried
+    (its 'all' row and its groups; None when there were no episodes)."""
+    if cells is None or cells[0].empty:
+        return "No funnel plot: no episodes in the report period."
+    total, groups = cells
+    if pd.isna(total.rate.iloc[0]):
+        return "No funnel plot: even over the whole report period the overall rate is withheld (small numbers)."
+    shown = sorted(groups.group_value[groups.rate.notna()])
+    of = f"of the {len(groups)} {label} groups"
+    if len(shown) > 1:
+        which = f"only {', '.join(shown[:-1])} and {shown[-1]} {of} are released"
+    else:
+        which = f"only {shown[0]} {of} is released" if shown else f"none {of} is released"
+    return (f"No funnel plot: even over the whole report period {which}, and a funnel needs "
+            f"{rep.funnel_min_groups}; the others are withheld, each because it is small or because a small "
+            "group could otherwise be worked out from the total.")  # fmt: skip
+
+
+def _funnel_note(fell_back: bool, name: str, n_groups: int, label: str) -> str:
+    note = ""
+    if fell_back:
+        note = (f"In the latest quarter too much is withheld for a funnel plot by {label} (small numbers), "
+                f"so it shows {name}. ")  # fmt: skip
+    if n_groups == 2:
+        note += (f"Only 2 {label} groups are released: each is compared with the overall rate they make up "
+                 "together, so they lie on opposite sides of it; a point outside the limits means the two groups "
+                 "differ by more than chance.")  # fmt: skip
+    return note.strip()
+
+
+def funnel_shows_something(total: pd.DataFrame, groups: pd.DataFrame, rep) -> bool:
+    """A funnel plot needs the overall rate and at least `funnel_min_groups` released groups."""
+    if total.empty or pd.isna(total.rate.iloc[0]):
+        return False
+    return int(groups.rate.notna().sum()) >= rep.funnel_min_groups
+
+
+def _whole_period(con, config, period_from, period_to, by, internal):
+    """Measure id -> the whole report period's cells for `by` (the funnel's fallback),
+    counted only when a measure needs it."""
+    cache: dict = {}
+
+    def get(measure_id: str) -> pd.DataFrame | None:
+        if by is None:
+            return None
+        if "frames" not in cache:
+            lo, hi = report_span(con)
+            start, end = period_from or lo, period_to or hi
+            cache["frames"] = {} if start is None else period_groups(con, config, start, end, by)
+        table = cache["frames"].get(measure_id)
+        return None if table is None else _released(table, internal)
+
+    return get
+
+
+def _released(table: pd.DataFrame, internal: bool) -> pd.DataFrame:
+    """An aud_*-shaped frame as the report shows it: released values (or, internal, the
+    exact ones), in RELEASE_COLUMNS."""
+    df = table.copy()
+    if not internal:
+        df["numerator"], df["denominator"] = df.released_numerator, df.released_denominator
+        df["rate"], df["ci_low"], df["ci_high"] = df.released_rate, df.released_ci_low, df.released_ci_high
+        df["suppressed"] = df.is_suppressed.astype(bool)
+    else:
+        df["suppressed"] = False
+    for col in ("period_start", "period_end"):
+        df[col] = pd.to_datetime(df[col])
+    for col in ("numerator", "denominator"):
+        df[col] = df[col].astype("Int64")
+    for col in ("rate", "ci_low", "ci_high"):
+        df[col] = df[col].astype("float64").round(RATE_DECIMALS)
+    return df[list(RELEASE_COLUMNS)].reset_index(drop=True)
+
+
+GRAINS = ("month", "quarter", "year")
+GRAIN_WORDS = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}
+
+
+def _released_share(release: pd.DataFrame, grain: str) -> float | None:
+    rows = release[(release.period_type == grain) & (release.group_by == "all")]
+    return None if rows.empty else float((~rows.suppressed.astype(bool)).mean())
+
+
 def trend_grain(release: pd.DataFrame, rep) -> str:
-    """The p-chart's time grain: `[report] trend_grain`, or with 'auto' months when at least
-    `trend_min_released_share` of the months with episodes are released, else quarters."""
+    """The p-chart's time grain: `[report] trend_grain`, or with 'auto' the finest of month,
+    quarter and year of which at least `trend_min_released_share` of the periods with
+    episodes are released (year when none is)."""
     if rep.trend_grain != "auto":
         return rep.trend_grain
-    months = release[(release.period_type == "month") & (release.group_by == "all")]
-    if months.empty:
-        return "month"
-    released = float((~months.suppressed.astype(bool)).mean())
-    return "month" if released >= rep.trend_min_released_share else "quarter"
+    shares = {grain: _released_share(release, grain) for grain in GRAINS}
+    for grain, share in shares.items():
+        if share is not None and share >= rep.trend_min_released_share:
+            return grain
+    return "month" if all(share is None for share in shares.values()) else "year"
+
+
+def grain_note(release: pd.DataFrame, spc: pd.DataFrame, rep) -> str:
+    """Why the p-chart is drawn at a coarser grain than months ('' for months, or when it is
+    not drawn at all)."""
+    if spc is None or spc.empty or spc.suppressed.astype(bool).all():
+        return ""
+    grain = spc.period_type.iloc[0]
+    if grain == "month" or rep.trend_grain != "auto":
+        return ""
+    finer = GRAINS[: GRAINS.index(grain)]
+    shares = [_released_share(release, g) or 0.0 for g in finer]
+    told = " and ".join(f"{share:.0%} of {g}s" for g, share in zip(finer, shares, strict=True))
+    return (f"Shown by {grain}: disclosure control releases only {told} (too few episodes per period), "
+            f"below the {rep.trend_min_released_share:.0%} a readable chart needs.")  # fmt: skip
 
 
 def spc_frame(release: pd.DataFrame, rep) -> pd.DataFrame:
-    """p-chart of all episodes on the released counts (withheld periods are gaps), at the
-    grain `trend_grain` picks (column period_type)."""
+    """p-chart of all episodes on the released counts, at the grain `trend_grain` picks
+    (column period_type). A withheld period has no rate or limits (its denominator is
+    withheld) but keeps the centre line, which is the pooled rate of the released periods."""
     grain = trend_grain(release, rep)
     months = release[(release.period_type == grain) & (release.group_by == "all")]
     months = months.sort_values("period_start").reset_index(drop=True)
@@ -254,20 +387,27 @@ def spc_frame(release: pd.DataFrame, rep) -> pd.DataFrame:
     out = months[["period_type", "period_start", "period_end", "numerator", "denominator", "suppressed"]].copy()
     for col in ("rate", "centre", "lcl", "ucl"):
         out[col] = chart[col].round(RATE_DECIMALS)
+    out["centre"] = out.centre.max()  # one pooled value: NaN only where nothing is released
     out["signal"] = chart.signal
     return out
 
 
-def funnel_frame(release: pd.DataFrame, latest, by: str, rep, flags: list[str]):
-    """Latest quarter, one row per group of `by`, with the funnel limits at its
-    denominator around the rate of all episodes; None when that rate is withheld."""
-    total = _latest_rows(release, latest)
-    groups = _latest_rows(release, latest, by)
-    if total.empty or pd.isna(total.rate.iloc[0]) or groups.rate.isna().all():
-        return None, None
+def funnel_frame(total: pd.DataFrame, groups: pd.DataFrame, rep, flags: list[str]):
+    """One row per group with the funnel limits at its denominator around the rate of all
+    episodes (`total`, one row) in the same period."""
     centre = float(total.numerator.iloc[0]) / float(total.denominator.iloc[0])
     out = groups[
-        ["period_start", "period_end", "group_by", "group_value", "numerator", "denominator", "rate", "suppressed"]
+        [
+            "period_type",
+            "period_start",
+            "period_end",
+            "group_by",
+            "group_value",
+            "numerator",
+            "denominator",
+            "rate",
+            "suppressed",
+        ]
     ].copy()
     n = out.denominator.astype("float64")
     out["centre"] = round(centre, RATE_DECIMALS)

@@ -19,7 +19,7 @@ import vl_convert as vlc
 from altair.utils._importers import vl_version_for_vl_convert
 
 from pipeline.report import charts
-from pipeline.report.frames import csv_frame
+from pipeline.report.frames import GRAIN_WORDS, csv_frame
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 WITHHELD, MISSING = "*", "–"
@@ -96,10 +96,11 @@ def _measure_views(data) -> tuple[list[dict], dict]:
     group_label = (data.by or "").replace("_", " ")
     for s in data.sections:
         m = s.measure
-        view = {"measure": m, "spc_id": None, "funnel_id": None, "spc_table": None, "funnel_table": None}
+        view = {"measure": m, "spc_id": None, "funnel_id": None, "spc_table": None, "funnel_table": None,
+                "spc_note": s.spc_note, "funnel_note": s.funnel_note, "funnel_why": s.funnel_why}  # fmt: skip
         view["spc_why"] = _why_no_trend(s.spc)
         if s.spc is not None and len(s.spc) and not view["spc_why"]:
-            grain = "monthly" if s.spc.period_type.iloc[0] == "month" else "quarterly"
+            grain = GRAIN_WORDS.get(s.spc.period_type.iloc[0], s.spc.period_type.iloc[0])
             view["spc_id"] = f"chart-spc-{m.id}"
             specs[view["spc_id"]] = charts.spc_chart(s.spc, f"{m.title}: {grain} p-chart").to_dict(validate=False)
             view["spc_table"] = table_view(
@@ -121,7 +122,7 @@ def _measure_views(data) -> tuple[list[dict], dict]:
             specs[view["funnel_id"]] = charts.funnel_chart(
                 s.funnel,
                 s.curves,
-                f"{m.title}: by {group_label}, {data.latest:%Y} Q{data.latest.quarter}",
+                f"{m.title}: by {group_label}, {s.funnel_period}",
                 group_label,
                 data.funnel_flags,
             ).to_dict(validate=False)
@@ -136,7 +137,7 @@ def _measure_views(data) -> tuple[list[dict], dict]:
                     Column("outer_high", "Outer limit high %", "pct"),
                     Column("flag", "Flag"),
                 ],
-                f"{m.title} by {group_label}, latest quarter",
+                f"{m.title} by {group_label}, {s.funnel_period}",
             )
         sections.append(view)
     return sections, specs

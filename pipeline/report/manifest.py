@@ -32,6 +32,7 @@ PACKAGES = (
     "openpyxl",
     "jinja2",
     "typer",
+    "rich",
 )
 STEP_PREFIXES = ("raw_", "stg_", "aud_")
 STEP_TABLES = ("quarantine", "load_log", "episodes", "iron_outcomes", "failure_causes")
@@ -79,28 +80,33 @@ def _iso(d) -> str | None:
 
 
 def input_files(con) -> list[dict]:
-    """One entry per loaded source file: table, file, sha256 (from `loaded_files`, the
-    load step's register; null when absent), load id and time, and the reconciliation."""
+    """One entry per file of every load (the load register `loaded_files`): table, file,
+    source, sha256, load id and time, and that file's own reconciliation from `load_log`
+    (raw, staged and quarantined rows of that load of that file; a file loaded twice under
+    one name, from two folders, is two entries). Staged and quarantined are null before
+    validation."""
     tables = set(con.list_tables())
-    if "load_log" not in tables:
+    if "loaded_files" not in tables:
         return []
-    log = con.table("load_log").to_pandas()
-    hashes = {}
-    if "loaded_files" in tables:
-        lf = con.table("loaded_files").to_pandas()
-        hashes = {(r.table_name, r.source_file): r.content_hash for r in lf.itertuples()}
+    files = con.table("loaded_files").to_pandas()
+    counts = {}
+    if "load_log" in tables:
+        log = con.table("load_log").to_pandas()
+        counts = {(r.table_name, r.source_file, r.load_id): r for r in log.itertuples()}
     out = []
-    for r in log.sort_values(["table_name", "source_file"]).itertuples():
+    for r in files.sort_values(["table_name", "source_file", "loaded_at", "load_id"]).itertuples():
+        rec = counts.get((r.table_name, r.source_file, r.load_id))
         out.append(
             {
                 "table_name": r.table_name,
                 "source_file": r.source_file,
-                "sha256": hashes.get((r.table_name, r.source_file)),
-                "load_id": getattr(r, "load_id", None),
-                "loaded_at": str(getattr(r, "loaded_at", None)),
-                "raw_rows": int(r.raw_rows),
-                "staged_rows": int(r.staged_rows),
-                "quarantined_rows": int(r.quarantined_rows),
+                "source": r.source,
+                "sha256": r.content_hash,
+                "load_id": r.load_id,
+                "loaded_at": str(r.loaded_at),
+                "raw_rows": int(rec.raw_rows) if rec is not None else int(r.n_rows),
+                "staged_rows": int(rec.staged_rows) if rec is not None else None,
+                "quarantined_rows": int(rec.quarantined_rows) if rec is not None else None,
             }
         )
     return out

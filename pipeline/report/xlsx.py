@@ -24,7 +24,10 @@ COLUMN_NOTES = (
         "true when the cell is withheld by disclosure control (counts 1-{threshold}, or to stop "
         "a withheld cell being worked out from totals)",
     ),
-    ("period_type, period_start, period_end", "month or quarter of the episode start; first and last day"),
+    (
+        "period_type, period_start, period_end",
+        "month, quarter or year of the episode start (a funnel: 'period', the whole report period); first and last day",
+    ),
     (
         "group_by, group_value",
         "all episodes, or the breakdown (site, specialty, sex, age_band); 'unknown' when the episode lacks the value",

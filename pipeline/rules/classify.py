@@ -25,6 +25,7 @@ import ibis
 from pipeline.config import Config, load_config
 from pipeline.engine import tables, transaction
 from pipeline.engine.registry import CLASSIFIED, spec
+from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.rules import adherence, causes, coprescribing, episodes, exclusions, response, testing
 from pipeline.rules.inputs import Staged, attach, read_staged
 
@@ -34,40 +35,55 @@ EPISODE_COLUMNS = spec("episodes").names
 OUTCOME_COLUMNS = spec("iron_outcomes").names
 
 
+RULE_STEPS = 9  # the keep() calls of _steps: the progress total of `classify`
+
+
 def _steps(staged: Staged, cfg: Config, keep) -> dict[str, ibis.Table]:
-    """The classification, step by step. `keep` materialises an intermediate table (Ibis
+    """The classification, step by step. `keep(name, table)` materialises an intermediate table (Ibis
     `.cache()`: a temporary table on the backend, never written to the warehouse file), so
     later steps read it instead of recompiling it into every query that needs it."""
-    members = keep(episodes.episode_members(staged, cfg))
-    spans = keep(episodes.episode_spans(members, staged.patients, cfg))
-    tests = keep(testing.qualifying_tests(staged.labs, cfg))
+    members = keep("episode members", episodes.episode_members(staged, cfg))
+    spans = keep("episode spans", episodes.episode_spans(members, staged.patients, cfg))
+    tests = keep("qualifying tests", testing.qualifying_tests(staged.labs, cfg))
     ep = attach(spans, testing.testing_status(spans, tests, cfg), "episode_id")
     ep = attach(ep, exclusions.excluded_reasons(spans, staged, cfg), "episode_id")
-    ep = keep(coprescribing.just_in_case(ep, cfg).select(*EPISODE_COLUMNS))
-    base = keep(response.iron_outcomes(ep, staged, cfg))
-    failed = keep(causes.failed_episodes(ep, base, members, cfg))
-    adh = keep(adherence.adherence(failed, staged.dispensings, cfg))
-    candidates = keep(causes.candidate_causes(failed, adh, members, staged, cfg))
-    fc = keep(causes.failure_causes(failed, candidates, adh, staged, cfg))
+    ep = keep("testing, exclusions, just in case", coprescribing.just_in_case(ep, cfg).select(*EPISODE_COLUMNS))
+    base = keep("iron response", response.iron_outcomes(ep, staged, cfg))
+    failed = keep("failed episodes", causes.failed_episodes(ep, base, members, cfg))
+    adh = keep("adherence", adherence.adherence(failed, staged.dispensings, cfg))
+    candidates = keep("candidate causes", causes.candidate_causes(failed, adh, members, staged, cfg))
+    fc = keep("failure causes", causes.failure_causes(failed, candidates, adh, staged, cfg))
     out = attach(base, causes.primary_causes(fc, cfg), "episode_id")
     out = out.mutate(primary_cause=ibis.ifelse(out.outcome == "failed", out.primary_cause, ibis.null("string")))
     return {"episodes": ep, "iron_outcomes": out.select(*OUTCOME_COLUMNS), "failure_causes": fc}
 
 
-def build(staged: Staged, cfg: Config) -> dict[str, ibis.Table]:
+def build(staged: Staged, cfg: Config, progress: Progress = quiet) -> dict[str, ibis.Table]:
     """The three output tables for the given staged tables and config (intermediate steps
-    cached on the backend). The config was checked when it was loaded (pipeline.config)."""
-    return _steps(staged, cfg, keep=lambda t: t.cache())
+    cached on the backend). The config was checked when it was loaded (pipeline.config).
+    `progress` hears one item per rule step (pipeline/progress.py)."""
+
+    def keep(name: str, t: ibis.Table) -> ibis.Table:
+        with item(progress, "classify", name) as done:
+            t = t.cache()
+            done.rows = int(t.count().execute())
+        return t
+
+    return _steps(staged, cfg, keep=keep)
 
 
-def classify(con: ibis.BaseBackend, config: Config) -> dict[str, int]:
+def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) -> dict[str, int]:
     """Read stg_* from the warehouse, write episodes, iron_outcomes and failure_causes
     (replacing earlier versions, all three together) and return the row count of each."""
-    built = build(read_staged(con), config)
-    with transaction(con):
-        for name in OUTPUT_TABLES:
-            tables.write(con, name, built[name])
-    return {name: tables.count(con, name) for name in OUTPUT_TABLES}
+    progress(Planned("classify", RULE_STEPS + 1, "rules"))
+    built = build(read_staged(con), config, progress)
+    with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
+        with transaction(con):
+            for name in OUTPUT_TABLES:
+                tables.write(con, name, built[name])
+        counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
+        done.rows = sum(counts.values())
+    return counts
 
 
 def classify_with(

@@ -5,8 +5,9 @@ every row-level check in the database, write each failing row x check to `quaran
 reason a person can act on, write the rows that pass every check to `stg_<table>`, and check
 the staged table against its Pandera model (schemas/staged.py, from the table registry) in
 the database. The checks themselves are written to the `checks` table. Finally, per table
-and file, raw rows = staged rows + quarantined rows (a row failing several checks counts
-once) is stored in `load_log`; a mismatch is a bug and stops the run.
+and file (per load: two loads of a same-named file stay apart), raw rows = staged rows +
+quarantined rows (a row failing several checks counts once) is stored in `load_log`; a
+mismatch is a bug and stops the run.
 
 The whole step runs in one transaction and rebuilds stg_* and quarantine from all raw rows,
 so running it twice gives the same result.
@@ -24,6 +25,7 @@ from ibis import _
 
 from pipeline.engine import tables, transaction
 from pipeline.engine.registry import COLUMNS, TABLES
+from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
 from pipeline.staging.common import Context, raw_values
 from schemas.staged import check_staged
@@ -77,26 +79,28 @@ def _failures(cand: ibis.Table, table: str, ctx: Context) -> ibis.Table:
     )
 
 
-def _stage_table(con, table: str, ctx: Context, progress) -> None:
-    progress(f"  validating raw_{table} ...")
-    cand = con.create_table(f"_cand_{table}", MODULES[table].typed(con.table(f"raw_{table}"), ctx), temp=True,
-                            overwrite=True)  # fmt: skip
-    tables.append(con, "quarantine", _failures(cand, table, ctx))
-    bad_ids = con.table("quarantine").filter(lambda q: q.table_name == table).select("row_id")
-    good = cand.anti_join(bad_ids, "row_id")
-    tables.write(con, f"stg_{table}", MODULES[table].staged(good).order_by("row_id"))
-    con.drop_table(f"_cand_{table}", force=True)
-    check_staged(table, con.table(f"stg_{table}"), ctx.config)
+def _stage_table(con, table: str, ctx: Context, progress: Progress) -> None:
+    with item(progress, "validate", f"raw_{table}") as done:
+        cand = con.create_table(f"_cand_{table}", MODULES[table].typed(con.table(f"raw_{table}"), ctx), temp=True,
+                                overwrite=True)  # fmt: skip
+        tables.append(con, "quarantine", _failures(cand, table, ctx))
+        bad_ids = con.table("quarantine").filter(lambda q: q.table_name == table).select("row_id")
+        good = cand.anti_join(bad_ids, "row_id")
+        tables.write(con, f"stg_{table}", MODULES[table].staged(good).order_by("row_id"))
+        con.drop_table(f"_cand_{table}", force=True)
+        check_staged(table, con.table(f"stg_{table}"), ctx.config)
+        done.rows = tables.count(con, f"raw_{table}")
 
 
 def _reconcile_table(con, table: str) -> ibis.Table:
-    raw = con.table(f"raw_{table}").select("row_id", "source_file")
+    raw = con.table(f"raw_{table}").select("row_id", "load_id", "source_file")
     staged = con.table(f"stg_{table}").select(_staged=_.row_id)
     q = con.table("quarantine")
     bad = q.filter(q.table_name == table).select(_quarantined=q.row_id).distinct()
     j = raw.left_join(staged, raw.row_id == staged._staged)
     j = j.left_join(bad, j.row_id == bad._quarantined)
-    return j.group_by("source_file").aggregate(
+    # per load and file: two loads of files with the same name (labs.csv of two folders) stay apart
+    return j.group_by("load_id", "source_file").aggregate(
         table_name=ibis.literal(table),
         raw_rows=j.count(),
         staged_rows=j._staged.count(),
@@ -105,13 +109,11 @@ def _reconcile_table(con, table: str) -> ibis.Table:
 
 
 def reconcile(con, present: list[str]) -> list[dict]:
-    """Raw, staged and quarantined rows per table and file; a mismatch raises."""
+    """Raw, staged and quarantined rows per table, load and file; a mismatch raises."""
     parts = [_reconcile_table(con, t) for t in present]
-    df = ibis.union(*parts).order_by(["table_name", "source_file"]).to_pandas()
-    out = [
-        {k: (int(v) if k.endswith("_rows") else v) for k, v in r.items()}
-        for r in df[["table_name", "source_file", "raw_rows", "staged_rows", "quarantined_rows"]].to_dict("records")
-    ]
+    df = ibis.union(*parts).order_by(["table_name", "source_file", "load_id"]).to_pandas()
+    cols = ["table_name", "source_file", "load_id", "raw_rows", "staged_rows", "quarantined_rows"]
+    out = [{k: (int(v) if k.endswith("_rows") else v) for k, v in r.items()} for r in df[cols].to_dict("records")]
     for r in out:
         if r["raw_rows"] != r["staged_rows"] + r["quarantined_rows"]:
             raise ReconciliationError(
@@ -123,14 +125,12 @@ def reconcile(con, present: list[str]) -> list[dict]:
 
 def _write_load_log(con, result: list[dict]) -> None:
     files = con.table("loaded_files")
-    latest = files.group_by("table_name", "source_file").aggregate(
-        load_id=files.load_id.max(), loaded_at=files.loaded_at.max()
-    )
+    loads = files.group_by("table_name", "source_file", "load_id").aggregate(loaded_at=files.loaded_at.max())
     now = datetime.now(UTC).replace(tzinfo=None)
     rec = ibis.memtable(pd.DataFrame(result))
-    joined = rec.left_join(latest, ["table_name", "source_file"])
-    log = joined.select(*rec.columns, "load_id", "loaded_at", validated_at=ibis.literal(now))
-    tables.write(con, "load_log", log.order_by(["table_name", "source_file"]))
+    joined = rec.left_join(loads, ["table_name", "source_file", "load_id"])
+    log = joined.select(*rec.columns, "loaded_at", validated_at=ibis.literal(now))
+    tables.write(con, "load_log", log.order_by(["table_name", "source_file", "load_id"]))
 
 
 def present_tables(con) -> list[str]:
@@ -138,9 +138,11 @@ def present_tables(con) -> list[str]:
     return [t for t in TABLES if tables.exists(con, f"raw_{t}") and tables.count(con, f"raw_{t}") > 0]
 
 
-def validate(con, config, today: date | None = None, progress=print) -> list[dict]:
-    """Rebuild stg_* and quarantine from raw_*; return the reconciliation per table and file."""
+def validate(con, config, today: date | None = None, progress: Progress = quiet) -> list[dict]:
+    """Rebuild stg_* and quarantine from raw_*; return the reconciliation per table and file.
+    `progress` hears one item per table (pipeline/progress.py)."""
     present = present_tables(con)
+    progress(Planned("validate", len(set(present) | {"patients"}), "tables"))
     ctx = Context(config=config, con=con, today=today or date.today())
     with transaction(con):
         tables.write_frame(con, "checks", checks_frame(ctx))

@@ -459,6 +459,10 @@ PREGNANT = {"excluded_pregnancy_folate": 60, "iron_pregnant_second_trimester_res
 # Children: age in years on day 0 (the patient has a birth year only, as the contract allows).
 CHILD_AGE_YEARS = {"iron_child_responded_child_cutoff": 8}
 # Relative frequency of each scenario after the first patients (who cover every scenario once).
+# The failed-iron scenarios follow the clinical reference (RULES.md, "Why iron failed"): a dose
+# too low, a course too short and tablets not taken are the common causes; blood loss,
+# malabsorption, inflammation and the wrong diagnosis less common; marrow disease and
+# haemolysis rarer; IRIDA very rare. docs/synthetic.md gives the resulting shares.
 WEIGHTS = {name: 1.0 for name in SCENARIOS}
 WEIGHTS.update(
     iron_tested_responded=6,
@@ -469,6 +473,27 @@ WEIGHTS.update(
     folate_never_tested=3,
     jic_folate_with_iron=3,
     jic_combination_product=2,
-    failed_unexplained=0.5,
-    failed_irida_like=0.2,
+    # common causes of iron failure
+    failed_low_dose=4,
+    failed_short_course=3,
+    failed_short_course_later_order=1,
+    failed_non_adherence=3,
+    failed_adherence_unknown=0.5,
+    # less common
+    failed_blood_loss_gi=1,
+    failed_blood_loss_nsaid=0.7,
+    failed_blood_loss_and_inflammation=0.3,
+    failed_malabsorption_coeliac=0.5,
+    failed_malabsorption_ppi=0.8,
+    failed_inflammation_crp=0.8,
+    failed_inflammation_ckd=0.7,
+    iron_despite_normal_ferritin=0.8,
+    failed_anaemia_of_inflammation=0.4,
+    failed_unexplained=0.8,
+    failed_escalated_to_iv=0.3,
+    # rarer
+    failed_marrow=0.3,
+    failed_haemolysis=0.3,
+    # very rare
+    failed_irida_like=0.05,
 )

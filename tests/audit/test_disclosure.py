@@ -103,6 +103,23 @@ def test_a_small_month_is_not_recoverable_from_its_quarter():
     assert out.is_suppressed.tolist() == [False, True, True, False]
 
 
+def test_a_small_quarter_is_not_recoverable_from_its_year():
+    year = [_cell("all", "all", 90, 500, "year", date(2024, 1, 1))]
+    quarters = [_cell("all", "all", n, d, "quarter", date(2024, m, 1))
+                for n, d, m in ((30, 150, 1), (5, 40, 4), (25, 150, 7), (30, 160, 10))]  # fmt: skip
+    out = apply(pd.DataFrame(year + quarters), T, 0)
+    # Q2 is small; with the year released, the next smallest quarter (Q2 aside: Q3) goes too
+    assert out.is_suppressed.tolist() == [False, False, True, True, False]
+
+
+def test_quarters_of_different_years_are_not_one_equation():
+    rows = [_cell("all", "all", 90, 500, "year", date(2024, 1, 1)),
+            _cell("all", "all", 5, 40, "quarter", date(2023, 10, 1)),
+            _cell("all", "all", 30, 150, "quarter", date(2024, 1, 1))]  # fmt: skip
+    out = apply(pd.DataFrame(rows), T, 0)
+    assert out.is_suppressed.tolist() == [False, True, False]  # 2023 Q4 is in no 2024 equation
+
+
 def test_released_counts_are_rounded_and_withheld_cells_are_empty():
     t = pd.DataFrame([_cell("all", "all", 63, 302), _cell("site", "A", 3, 50), _cell("site", "B", 60, 252)])
     out = apply(t, T, 5)

@@ -23,7 +23,7 @@ ALLOWED = {
     "report": {"engine", "audit", "rules"},
     "synth": {"engine", "extract"},
 }
-BASE = {"config", "codes", "units", "errors", "paths"}
+BASE = {"config", "codes", "units", "errors", "paths", "progress"}
 
 
 def _imports(path: Path) -> list[str]:

@@ -1,5 +1,6 @@
 """`make run` end to end on a small synthetic cohort, through the real Makefile and CLI."""
 
+import csv
 import os
 import subprocess
 
@@ -45,6 +46,26 @@ def test_make_run_ends_with_the_headline_and_every_output_path(make_run):
         line = next(ln for ln in out.splitlines() if ln.startswith(label))
         path = line.split()[-1] if label == "quarantine:" else line.split()[1]
         assert os.path.exists(path), line
+
+
+def test_every_measure_has_a_trend_chart_with_points(make_run):
+    """Issue 13, item 9: even this small cohort gives every measure released points (the grain
+    falls back to quarters or years where months are withheld); a chart shown by a coarser
+    grain says why."""
+    from pipeline.audit.measures import MEASURES
+
+    _, _, reports, _ = make_run
+    (folder,) = [p for p in reports.iterdir() if p.name.startswith("anemia-audit-report-")]
+    page = (folder / "index.html").read_text()
+    for m in MEASURES:
+        if m.category is not None:
+            continue
+        with open(folder / "csv" / f"{m.id}_spc.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert any(r["suppressed"] == "false" and r["rate"] for r in rows), m.id
+        assert f'id="chart-spc-{m.id}"' in page
+        if rows[0]["period_type"] != "month":
+            assert f"Shown by {rows[0]['period_type']}" in page
 
 
 def test_summary_reconciles_every_table(make_run):

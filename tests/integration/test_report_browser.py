@@ -198,3 +198,58 @@ def test_the_internal_tier_has_exact_counts_and_is_marked_not_for_release(page_a
     released = {r["item"]: r for r in _csv(folder, "csv/headline.csv")}
     assert released["iron_untested"]["numerator"] != "" and int(released["iron_untested"]["numerator"]) % 5 == 0
     page.goto((folder / "index.html").as_uri())  # leave the shared page where the other tests expect it
+
+
+# Fallbacks (issue 13, item 3): the same cohort released with a disclosure threshold of 30, so
+# that months are withheld (quarterly and yearly p-charts), single sites of the latest quarter
+# are withheld (funnels from the whole report period) and one funnel cannot be drawn at all.
+
+
+@pytest.fixture(scope="module")
+def fallback_page(tmp_path_factory):
+    _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.config import load_config_from
+
+    config = load_config_from({"disclosure": {"threshold": 30}})
+    tmp = tmp_path_factory.mktemp("browser-fallback")
+    con = connect(write_warehouse(tmp / "audit.duckdb", demo_cohort()))
+    run_audit(con, config)
+    folder = build_report(con, tmp / "reports", config, None, None, "site")
+    con.disconnect()
+    messages = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport=LAPTOP)
+        page.on("console", lambda m: messages.append((m.type, m.text)))
+        page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
+        page.goto((folder / "index.html").as_uri())
+        page.wait_for_function(
+            "document.querySelectorAll('.chart').length > 0 && "
+            "document.querySelectorAll('.chart:not([data-rendered])').length === 0",
+            timeout=60_000,
+        )
+        yield page, messages
+        browser.close()
+
+
+def test_fallback_charts_are_drawn_and_every_missing_chart_says_why(fallback_page):
+    page, messages = fallback_page
+    assert [m for m in messages if m[0] in ("error", "pageerror")] == []
+    for chart in page.query_selector_all("#measures .chart"):
+        colours = page.evaluate(COUNT_COLOURS, base64.b64encode(chart.screenshot()).decode())
+        assert colours > 10, f"{chart.get_attribute('id')} looks blank ({colours} colours)"
+    # B12: every month withheld, so a quarterly p-chart with a sentence saying why
+    b12 = page.inner_text("#b12_untested")
+    assert page.query_selector("#chart-spc-b12_untested") and "Shown by quarter" in b12
+    # ... and its funnel from the whole report period, since the latest quarter withholds both sites
+    assert page.query_selector("#chart-funnel-b12_untested") and "whole report period" in b12
+    for article in page.query_selector_all("#measures article"):
+        measure = article.get_attribute("id")
+        has_spc = article.query_selector("[data-chart='spc']") is not None
+        has_funnel = article.query_selector("[data-chart='funnel']") is not None
+        assert has_spc or article.query_selector(".spc-why"), measure
+        assert has_funnel or "No funnel plot:" in article.query_selector(".funnel-why").inner_text(), measure
+    no_funnel = page.inner_text("#treated_despite_normal .funnel-why")
+    assert no_funnel.startswith("No funnel plot: even over the whole report period")

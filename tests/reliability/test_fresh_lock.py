@@ -72,7 +72,7 @@ def test_fresh_empties_the_warehouse_when_nobody_else_has_it(tmp_path):
     second = write_input(tmp_path / "in2", labs=[{"patient_id": "P1", "taken_at": "2024-01-06", "loinc": "718-7",
                                                   "value": "9.5", "unit": "g/dL"}])  # fmt: skip
     args2 = ("run", "--input", str(second), "--db", str(db), "--out", str(tmp_path / "rep"))
-    assert _cli(*args2, cwd=tmp_path).returncode == 0
+    assert _cli(*args2, "--append", cwd=tmp_path).returncode == 0
     assert _count(db, "SELECT count(*) FROM raw_labs") == 2  # appended
     r = _cli(*args2, "--fresh", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -1,6 +1,7 @@
 """The synthetic cohort: deterministic, contract-shaped, every scenario, dirty rows, name traps."""
 
 import hashlib
+import itertools
 
 import pandas as pd
 import pytest
@@ -66,3 +67,27 @@ def test_patient_ids_are_pseudonymous_and_unique(cohort):
     out, _ = cohort
     ids = pd.read_csv(out / "patients.csv", dtype=str).patient_id
     assert ids.is_unique and ids.str.fullmatch(r"P\d{7}").all()
+
+
+CAUSE_TIERS = (  # RULES.md, "Why iron failed": common first, IRIDA very rare
+    ("low_dose", "short_course", "non_adherence"),
+    ("blood_loss", "malabsorption", "inflammation", "wrong_diagnosis"),
+    ("marrow", "haemolysis"),
+    ("irida_suspected",),
+)
+
+
+def test_cause_prevalence_follows_the_clinical_reference(tmp_path):
+    """Among planted failed iron episodes, every common cause (dose, course, adherence) is
+    more frequent than every less common one, those more than marrow and haemolysis, and
+    IRIDA is rarest (under 1 %)."""
+    generate(20_000, 11, tmp_path)
+    truth = pd.read_csv(tmp_path / "truth.csv", dtype=str, keep_default_na=False)
+    failed = truth[(truth.agent == "iron") & (truth.outcome == "failed")]
+    causes = failed.causes.str.split("|").explode()
+    share = causes.value_counts() / len(failed)
+    tiers = [[share.get(c, 0.0) for c in tier] for tier in CAUSE_TIERS]
+    for upper, lower in itertools.pairwise(tiers):
+        assert min(upper) > max(lower), (share.round(3).to_dict(), upper, lower)
+    assert 0 < share["irida_suspected"] < 0.01
+    assert min(tiers[0]) > 0.15 and max(tiers[2]) < 0.03
