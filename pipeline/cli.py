@@ -34,6 +34,11 @@ class Source(StrEnum):
     mimic = "mimic"
 
 
+class SynthProfile(StrEnum):
+    default = "default"
+    dense = "dense"
+
+
 class GroupBy(StrEnum):
     site = "site"
     specialty = "specialty"
@@ -70,12 +75,15 @@ def synth(
     patients: int = typer.Option(2000, "--patients", min=1, help="Number of synthetic patients."),
     seed: int = typer.Option(42, "--seed", help="Random seed: same seed, identical files."),
     out: Path = typer.Option(Path("data/synthetic"), "--out", help="Output folder."),
+    profile: SynthProfile = typer.Option(
+        SynthProfile.default, "--profile", help="dense: add background lab panels (~30 labs per patient) for benchmarks."
+    ),
 ):
     """Write a synthetic cohort (canonical CSVs + truth.csv) with planted labels."""
     from pipeline import steps
 
     with _timed(f"synth {patients} patients"):
-        summary = steps.synth(patients, seed, out, progress=_progress("patients"))
+        summary = steps.synth(patients, seed, out, progress=_progress("patients"), profile=profile.value)
     say(f"wrote {out}/: " + ", ".join(f"{k} {v}" for k, v in summary.get("rows", {}).items()))
 
 

@@ -116,11 +116,13 @@ def report(
         return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra)
 
 
-def synth(patients: int, seed: int, out: Path, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Write the synthetic cohort with planted truth to `out`."""
+def synth(
+    patients: int, seed: int, out: Path, progress: Callable[[int, int], None] | None = None, profile: str = "default"
+) -> dict:
+    """Write the synthetic cohort with planted truth to `out` (`profile` "dense": benchmark lab density)."""
     from pipeline.synth import generate
 
-    return generate(patients, seed, out, progress=progress)
+    return generate(patients, seed, out, progress=progress, profile=profile)
 
 
 @dataclass
