@@ -76,7 +76,7 @@ def synth(
     seed: int = typer.Option(42, "--seed", help="Random seed: same seed, identical files."),
     out: Path = typer.Option(Path("data/synthetic"), "--out", help="Output folder."),
     profile: SynthProfile = typer.Option(
-        SynthProfile.default, "--profile", help="dense: add background lab panels (~30 labs per patient) for benchmarks."
+        SynthProfile.default, "--profile", help="dense: add background lab panels (~30 labs per patient)."
     ),
 ):
     """Write a synthetic cohort (canonical CSVs + truth.csv) with planted labels."""
