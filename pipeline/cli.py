@@ -314,6 +314,27 @@ def codes(
     say("no unmapped codes in the audited domains" if df.empty else df.to_string(index=False))
 
 
+@app.command()
+def bench(
+    patients: int = typer.Option(200_000, "--patients", min=1, help="Cohort size."),
+    profile: SynthProfile = typer.Option(SynthProfile.default, "--profile", help="Synthetic lab density."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the synthetic cohort."),
+    work: Optional[Path] = typer.Option(
+        None, "--work", help="Keep the cohort and warehouse here (a matching cohort is reused); default: a temp folder."
+    ),
+    results: Optional[Path] = typer.Option(None, "--results", help="Results JSON; default bench/results-<N>.json."),
+    config: Optional[Path] = ConfigOption,
+):
+    """Benchmark: bare DuckDB ingest vs load, validate, classify, audit (one process each) vs pandas."""
+    from pipeline.benchmark.run import run_bench, table
+
+    result, path = run_bench(
+        patients, profile.value, seed, work, config, results, progress=lambda m: say(f"[bench] {m}")
+    )
+    say(table(result))
+    say(f"results: {path}")
+
+
 def _exit_on_sigterm(signum, frame) -> None:
     # SIGTERM as SystemExit: cleanup (the report's temporary folder, open transactions) runs.
     sys.exit(128 + signum)
