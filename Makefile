@@ -15,6 +15,9 @@ PERIOD_FROM ?=
 PERIOD_TO ?=
 BY ?= site
 PYTEST_ARGS ?=
+BENCH_PATIENTS ?= 200000
+BENCH_PROFILE ?= default
+BENCH_WORK ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run synth load validate classify audit report lint format test test-fast bench notebook browser clean
@@ -72,8 +75,8 @@ test: setup browser lint ## Lint, then run the whole test suite (installs chromi
 test-fast: setup ## Run the tests without the slow end-to-end ones
 	$(VENV)/bin/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
-bench: setup ## Benchmarks (timings go to docs/performance.md by hand)
-	$(VENV)/bin/python bench/run_bench.py $(if $(BENCH_PATIENTS),--patients $(BENCH_PATIENTS))
+bench: setup ## Bare ingest vs load/validate/classify/audit vs pandas (BENCH_PATIENTS=, BENCH_PROFILE=dense, BENCH_WORK=dir)
+	$(RUN) bench --patients $(BENCH_PATIENTS) --profile $(BENCH_PROFILE) $(if $(BENCH_WORK),--work $(BENCH_WORK))
 
 notebook: setup ## Start JupyterLab with the project's environment as the kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -34,6 +34,11 @@ class Source(StrEnum):
     mimic = "mimic"
 
 
+class SynthProfile(StrEnum):
+    default = "default"
+    dense = "dense"
+
+
 class GroupBy(StrEnum):
     site = "site"
     specialty = "specialty"
@@ -146,12 +151,15 @@ def synth(
     patients: int = typer.Option(2000, "--patients", min=1, help="Number of synthetic patients."),
     seed: int = typer.Option(42, "--seed", help="Random seed: same seed, identical files."),
     out: Path = typer.Option(Path("data/synthetic"), "--out", help="Output folder."),
+    profile: SynthProfile = typer.Option(
+        SynthProfile.default, "--profile", help="dense: add background lab panels (~30 labs per patient)."
+    ),
 ):
     """Write a synthetic cohort (canonical CSVs + truth.csv) with planted labels."""
     from pipeline import steps
 
     with Terminal() as show:
-        summary = steps.synth(patients, seed, out, progress=show)
+        summary = steps.synth(patients, seed, out, progress=show, profile=profile.value)
     say(f"wrote {out}/: " + ", ".join(f"{k} {v}" for k, v in summary.get("rows", {}).items()))
 
 
@@ -361,6 +369,27 @@ def codes(
     with warehouse(db, read_only=True) as con:
         df = find_unmapped(con, limit=limit, everything=not unmapped)
     say("no unmapped codes in the audited domains" if df.empty else df.to_string(index=False))
+
+
+@app.command()
+def bench(
+    patients: int = typer.Option(200_000, "--patients", min=1, help="Cohort size."),
+    profile: SynthProfile = typer.Option(SynthProfile.default, "--profile", help="Synthetic lab density."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the synthetic cohort."),
+    work: Optional[Path] = typer.Option(
+        None, "--work", help="Keep the cohort and warehouse here (a matching cohort is reused); default: a temp folder."
+    ),
+    results: Optional[Path] = typer.Option(None, "--results", help="Results JSON; default bench/results-<N>.json."),
+    config: Optional[Path] = ConfigOption,
+):
+    """Benchmark: bare DuckDB ingest vs load, validate, classify, audit (one process each) vs pandas."""
+    from pipeline.benchmark.run import run_bench, table
+
+    result, path = run_bench(
+        patients, profile.value, seed, work, config, results, progress=lambda m: say(f"[bench] {m}")
+    )
+    say(table(result))
+    say(f"results: {path}")
 
 
 def _exit_on_sigterm(signum, frame) -> None:

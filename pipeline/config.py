@@ -350,7 +350,7 @@ def _section(cls: type, values: Mapping[str, Any], name: str, origin: str):
 
 def _known_codes() -> dict[str, set[str]]:
     from pipeline.codes import load_condition_codes, load_drug_codes, load_hb_methods, load_lab_codes
-    from pipeline.rules.causes import CAUSES  # the causes the rule code can find (vocabulary, no rule)
+    from pipeline.rules.cause_names import CAUSES  # the causes the rule code can find (vocabulary, no rule)
 
     return {
         "condition group": set(load_condition_codes().condition_group),

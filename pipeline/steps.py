@@ -141,13 +141,14 @@ def report(
                             progress=progress)  # fmt: skip
 
 
-def synth(patients: int, seed: int, out: Path, progress: Progress = quiet) -> dict:
-    """Write the synthetic cohort with planted truth to `out`."""
+def synth(patients: int, seed: int, out: Path, progress: Progress = quiet, profile: str = "default") -> dict:
+    """Write the synthetic cohort with planted truth to `out` (`profile` "dense": benchmark lab density)."""
     from pipeline.synth import generate
 
     with step(progress, "synth", patients, "patients"):
         return generate(patients, seed, out, progress=lambda done, total: progress(Counted("synth", done, total,
-                                                                                           "patients")))  # fmt: skip
+                                                                                           "patients")),
+                        profile=profile)  # fmt: skip
 
 
 @dataclass

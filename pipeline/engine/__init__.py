@@ -9,6 +9,14 @@ Reads nothing and writes nothing on its own; the steps call it to
 Everything above this package speaks Ibis: no duckdb import, no SQL text, no dialect name.
 """
 
-from pipeline.engine.connection import connect, transaction
-
 __all__ = ["connect", "transaction"]
+
+
+def __getattr__(name: str):
+    # Imported on first use, so that reading the registry (the synthetic generator, `--help`)
+    # does not load DuckDB and Ibis.
+    if name in __all__:
+        from pipeline.engine import connection
+
+        return getattr(connection, name)
+    raise AttributeError(f"module 'pipeline.engine' has no attribute {name!r}")

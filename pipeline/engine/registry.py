@@ -17,8 +17,10 @@ is declared here too, because `raw_<table>` is that contract as text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import ibis.expr.datatypes as dt
+if TYPE_CHECKING:
+    import ibis.expr.datatypes as dt
 
 # ---------------------------------------------------------------- the input contract
 REQUIRED_TABLES = ("patients", "labs", "prescriptions")
@@ -67,6 +69,8 @@ class Column:
 
     @property
     def ibis_type(self) -> dt.DataType:
+        import ibis.expr.datatypes as dt  # here, not at the top: the input contract above needs no Ibis
+
         return dt.dtype(self.dtype)
 
 

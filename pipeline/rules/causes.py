@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import ibis
 
+from pipeline.rules.cause_names import CAUSES as CAUSES  # re-exported: the vocabulary lives apart
 from pipeline.rules.episodes import continuous_course
 from pipeline.rules.inputs import Staged, attach
 from pipeline.rules.lab_values import is_above, is_below
@@ -63,20 +64,6 @@ from pipeline.rules.supplies import drug_supplies
 from pipeline.rules.testing import prior_tests, qualifying_tests, tsat_results
 from pipeline.rules.timing import days_after
 
-CAUSES = (
-    "low_dose",
-    "short_course",
-    "non_adherence",
-    "adherence_unknown",
-    "blood_loss",
-    "malabsorption",
-    "inflammation",
-    "wrong_diagnosis",
-    "marrow",
-    "haemolysis",
-    "irida_suspected",
-    "unexplained",
-)
 CAUSE_COLUMNS = ("episode_id", "cause", "evidence_table", "evidence_row_id", "evidence", "_rank")
 
 

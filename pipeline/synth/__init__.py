@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipeline.config import load_config
 from pipeline.synth.builder import TABLES, Chunk, Group
+from pipeline.synth.dense import PROFILES, background_panels
 from pipeline.synth.dirty import dirty_rows
 from pipeline.synth.events import BACKGROUND, lab, prescription
 from pipeline.synth.scenarios import CHILD_AGE_YEARS, PREGNANT, SCENARIOS, WEIGHTS, Levels
@@ -95,7 +97,9 @@ def _background(g: Group) -> None:
     lab(g, "sodium", -g.days(1, 200), 140 + g.jitter(-4, 4), mask=g.rng.random(g.n) < 0.5)
 
 
-def _chunk(seed: int, index: int, start: int, n: int, levels: Levels, dirty_fraction: float) -> tuple[dict, dict]:
+def _chunk(
+    seed: int, index: int, start: int, n: int, levels: Levels, dirty_fraction: float, profile: str = "default"
+) -> tuple[dict, dict]:
     rng = np.random.default_rng([seed, index])
     p = _patients(rng, start, n)
     chunk = Chunk()
@@ -119,6 +123,8 @@ def _chunk(seed: int, index: int, start: int, n: int, levels: Levels, dirty_frac
         _background(g)
     tables = chunk.tables()
     dirty = dirty_rows(tables, rng, dirty_fraction)
+    if profile == "dense":
+        tables["labs"] = pa.concat_tables([tables["labs"], background_panels(p, seed, index)])
     return tables, dirty
 
 
@@ -128,8 +134,12 @@ def generate(
     out_dir: Path,
     progress: Callable[[int, int], None] | None = None,
     dirty_fraction: float = 0.01,
+    profile: str = "default",
 ) -> dict:
-    """Write the synthetic cohort to out_dir; return rows per file and episodes per scenario."""
+    """Write the synthetic cohort to out_dir; return rows per file and episodes per scenario.
+    `profile` "dense" adds background lab panels (pipeline/synth/dense.py) for benchmarks."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown synthetic profile {profile!r}; known: {', '.join(PROFILES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     levels = Levels(load_config())
@@ -140,7 +150,7 @@ def generate(
     try:
         for index, start in enumerate(range(0, n_patients, CHUNK_PATIENTS)):
             n = min(CHUNK_PATIENTS, n_patients - start)
-            tables, dirty = _chunk(seed, index, start, n, levels, dirty_fraction)
+            tables, dirty = _chunk(seed, index, start, n, levels, dirty_fraction, profile)
             for table, data in tables.items():
                 if table not in writers:
                     writers[table] = pacsv.CSVWriter(
