@@ -36,7 +36,7 @@ def _code_matches(t: ibis.Table) -> ibis.Table:
     )
     m = distinct.inner_join(codes, cond)
     m = m.mutate(_code_key=m._sys + ibis.literal("|") + m._code)
-    best = lambda col: m[col].argmax(m.specificity)  # noqa: E731
+    best = lambda col: m[col].argmax(m.specificity)
     return m.group_by("_code_key").aggregate(
         **{f: best(f) for f in FLAGS}, drug_class=best("drug_class"), salt_form=best("ingredient")
     )
@@ -76,7 +76,7 @@ def map_drugs(t: ibis.Table) -> ibis.Table:
     t = t.left_join(by_code, "_code_key").drop("_code_key_right")
     t = t.left_join(by_name, "_name_key").drop("_name_key_right")
     use_code = t.c_has_iron.notnull()
-    pick = lambda col: use_code.ifelse(t[f"c_{col}"], t[f"n_{col}"])  # noqa: E731
+    pick = lambda col: use_code.ifelse(t[f"c_{col}"], t[f"n_{col}"])
     iron = {f: pick(f).fill_null(False) for f in FLAGS}
     return t.mutate(
         **iron,
