@@ -5,9 +5,10 @@ the first "<number> mg" in the product name, with or without a space ("322mg", "
 - A dose in tablets or capsules: the iron of that product strength when the table lists it
   (ferrous fumarate 322 mg = 106 mg); else strength x the salt's iron fraction; else, with no
   strength in the name, the salt's default tablet (ferrous sulfate: 65 mg).
-- A dose in mg of salt: the iron fraction of the product strength named, else of the listed
-  strength the dose is 1 to 4 tablets of (200 mg or 400 mg of ferrous sulfate are dried-salt
-  tablets, 65 mg iron per 200 mg, not heptahydrate), else the salt's default fraction.
+- A dose in mg of salt: the iron fraction of the product strength named; with no strength in
+  the name, of the listed strength the dose is 1 to 4 tablets of (200 mg or 400 mg of ferrous
+  sulfate are dried-salt tablets, 65 mg iron per 200 mg, not heptahydrate; the smallest
+  number of tablets wins); else the salt's default fraction (ferrous sulfate: heptahydrate).
 Unknown salt, unit or amount: null (the dose rules read it as unknown, never guessed).
 """
 
@@ -50,7 +51,8 @@ def with_iron_per_day(t: ibis.Table) -> ibis.Table:
     t = t.left_join(products, (t.salt_form == products._p_salt) & (t._strength == products._p_mg))
     t = t.left_join(multiples, (t.salt_form == multiples._m_salt) & (t.dose_amount_c == multiples._m_dose))
     per_unit = ibis.coalesce(t._p_iron, t._strength * t._d_fraction, t._strength.isnull().ifelse(t._d_iron, None))
-    fraction = ibis.coalesce(t._p_iron / t._p_mg, t._m_fraction, t._d_fraction)
+    from_multiple = t._strength.isnull().ifelse(t._m_fraction, ibis.null("float64"))
+    fraction = ibis.coalesce(t._p_iron / t._p_mg, from_multiple, t._d_fraction)
     per_day = ibis.cases(
         (t._dose_value == "unit", t.dose_amount_c * per_unit * t.doses_per_day_c),
         (t._dose_value == "mg", t.dose_amount_c * fraction * t.doses_per_day_c),
