@@ -71,7 +71,10 @@ CASES = {
     "nabumetone_atc": (("Nabumetone", "M01AX01", "ATC", "500", "mg", "2"), "", "nsaid", None),
     # elemental iron per salt form and strength
     "dried_200_alternate_days": (("Ferrous sulfate 200 mg tablets", "", "", "200", "mg", "0.5"), I, "iron_oral", 32.5),
-    "dried_400": (("Ferrous sulfate", "", "", "400", "mg", "1"), I, "iron_oral", 130.0),
+    "dried_200_daily": (("Ferrous sulfate", "", "", "200", "mg", "1"), I, "iron_oral", 65.0),
+    "two_tablets_not_guessed": (("Ferrous sulfate", "", "", "400", "mg", "1"), I, "iron_oral", 80.0),
+    "liquid_200_is_heptahydrate": (("Ferrous Sulfate (Liquid)", "", "", "200", "mg", "1"), I, "iron_oral", 40.0),
+    "liquid_300": (("Ferrous Sulfate (Liquid)", "", "", "300", "mg", "1"), I, "iron_oral", 60.0),
     "hepta_325": (("Ferrous Sulfate", "", "", "325", "mg", "1"), I, "iron_oral", 65.0),
     "hepta_300_default": (("Ferrous sulfate 300mg", "", "", "300", "mg", "1"), I, "iron_oral", 60.0),
     "fumarate_322_nospace": (("Ferrous fumarate 322mg", "", "", "1", "tablet", "1"), I, "iron_oral", 106.0),
