@@ -110,10 +110,12 @@ def report(
     manifest_extra: dict | None = None,
 ) -> Path:
     """aud_* -> the report folder (index.html, audit.xlsx, csv/, local-only/, manifest.json)."""
+    from pipeline.explain.coverage import unmapped
     from pipeline.report import build_report
 
     with warehouse(db, config=config) as con:
-        return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra)
+        names = unmapped(con, limit=config.report.top_unmapped_names)
+        return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra, unmapped=names)
 
 
 def synth(patients: int, seed: int, out: Path, progress: Callable[[int, int], None] | None = None) -> dict:
