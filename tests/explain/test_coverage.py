@@ -156,3 +156,23 @@ def test_order_and_limit(con):
         ("labs", None, "Iron stain", 1),
     ]
     assert as_tuples(unmapped(con, limit=1)) == [("prescriptions", None, "Ferrimax", 3)]
+
+
+def test_cli_codes_lists_every_name_or_only_keyword_names(tmp_path):
+    """`anemia-audit codes --unmapped` on a real warehouse file: every unmapped name, most
+    frequent first; `--keywords` only names that mention a keyword."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "audit.duckdb"
+    con = ibis.duckdb.connect(str(db))
+    put(con, "raw_prescriptions", [drug(1, "Fictifer 100"), drug(2, "Fictifer 100"), drug(3, "Iron tonic")])
+    con.disconnect()
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "codes", *a, "--db", str(db)], capture_output=True, text=True
+    )
+    every, keywords = run("--unmapped"), run("--keywords")
+    assert every.returncode == keywords.returncode == 0, every.stderr + keywords.stderr
+    lines = every.stdout.splitlines()
+    assert "Fictifer 100" in lines[1] and "2" in lines[1] and "Iron tonic" in lines[2]
+    assert "Fictifer" not in keywords.stdout and "Iron tonic" in keywords.stdout
