@@ -62,3 +62,14 @@ def test_csv_html_and_excel_show_the_released_names(report):
     assert "Data quality - unmapped" in wb.sheetnames
     internal = (report / "local-only" / "internal-report.html").read_text(encoding="utf-8")
     assert "Rare brand" in internal
+
+
+def test_without_unmapped_names_the_section_says_so_instead_of_an_empty_table(tmp_path):
+    path = write_warehouse(tmp_path / "audit.duckdb", demo_cohort())
+    con = connect(path)
+    run_audit(con, CONFIG)
+    folder = build_report(con, tmp_path / "out", CONFIG, None, date(2024, 6, 30), None)
+    con.disconnect()
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    assert 'data-source="csv/data_quality_unmapped.csv"' not in html
+    assert "No unmapped source name to show here." in html
