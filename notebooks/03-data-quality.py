@@ -64,13 +64,19 @@ alt.Chart(reasons).mark_bar().encode(
 ).properties(width=520, title="Why rows were quarantined")
 
 # %% [markdown]
-# ## Source codes and names the code lists do not map
-# Lab names that mention ferritin, B12, folate, haemoglobin or iron, and drug names that
-# mention ferr-, folic, cobalamin, B12 or iron, that no code list maps. Extend
-# `data/codelists/` with the ones that matter.
+# ## Source names the code lists do not map
+# Every lab and drug name that no code list maps, with its row count, most frequent first:
+# whatever the name says (a brand such as "Galfer" mentions no keyword). Extend
+# `data/codelists/` with the ones that belong in the audit; `keywords_only=True` narrows the
+# list to names that mention ferritin, B12, folate, haemoglobin, iron or transferrin.
 
 # %%
-unmapped(wh.con, limit=30)
+names = unmapped(wh.con)
+print(f"{len(names)} unmapped names in {names.n_rows.sum():,} rows")
+names.head(30)
+
+# %%
+names.groupby("domain").agg(names=("n_rows", "size"), rows=("n_rows", "sum"))
 
 # %% [markdown]
 # ## Completeness of the staged tables

@@ -357,18 +357,21 @@ def explain(
 @app.command()
 def codes(
     unmapped: bool = typer.Option(
-        True, "--unmapped/--all", help="--unmapped: names in the anaemia domains; --all: every unmapped name."
+        True, "--unmapped", help="Every lab and drug name no code list maps, with its row count, most frequent first."
+    ),
+    keywords: bool = typer.Option(
+        False, "--keywords", help="Only names that mention an anaemia keyword (data/codelists/coverage_keywords.csv)."
     ),
     limit: int = typer.Option(50, "--limit", help="At most this many rows."),
     db: Path = DbOption,
 ):
-    """Code-list coverage: source codes and names in the audited domains that no list maps."""
+    """Code-list coverage: source lab and drug names that no code list maps."""
     from pipeline.explain.coverage import unmapped as find_unmapped
     from pipeline.steps import warehouse
 
     with warehouse(db, read_only=True) as con:
-        df = find_unmapped(con, limit=limit, everything=not unmapped)
-    say("no unmapped codes in the audited domains" if df.empty else df.to_string(index=False))
+        df = find_unmapped(con, limit=limit, keywords_only=keywords)
+    say("no unmapped lab or drug names" if df.empty else df.to_string(index=False))
 
 
 @app.command()

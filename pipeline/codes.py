@@ -1,14 +1,17 @@
 """Committed code lists (data/codelists/): LOINC / local lab codes -> analyte, drug codes and
 whole-word ingredient names -> agent flags and class, diagnosis codes -> condition group.
 
-Drug names are matched as whole words, case-insensitively, so the iron trap
-(spIRONolactone, busPIRONe) cannot map to iron:
+Drug names are matched as whole words, case-insensitively and punctuation-insensitively
+(every run of characters other than letters and digits reads as one space), so the iron
+trap (spIRONolactone, busPIRONe) cannot map to iron and "Vitamin B-12" is "vitamin b 12":
 
     >>> import re
     >>> drugs = load_drug_codes()
     >>> names = drugs[drugs.code_system == "NAME"]
-    >>> any(re.search(p, "spironolactone") for p in names.pattern)
+    >>> any(re.search(p, normalise_drug_name("spironolactone")) for p in names.pattern)
     False
+    >>> normalise_drug_name("  Heparin Flush (10 units/mL) "), normalise_drug_name("INFeD®")
+    ('heparin flush 10 units ml', 'infed')
 """
 
 from __future__ import annotations
@@ -21,6 +24,18 @@ import pandas as pd
 from pipeline.paths import CODELISTS_DIR, REFERENCE_DIR
 
 _BOOL_COLUMNS = ("has_iron", "has_b12", "has_folate")
+DRUG_ROLES = ("treatment", "not_treatment", "evidence")
+_NOT_ALNUM = r"[^a-z0-9]+"
+
+
+def normalise_drug_name(name: str) -> str:
+    """Lower case; every run of characters other than a-z and 0-9 becomes one space."""
+    return re.sub(_NOT_ALNUM, " ", name.lower()).strip()
+
+
+def normalise_drug_name_expr(col):
+    """`normalise_drug_name` as an Ibis expression."""
+    return col.lower().re_replace(_NOT_ALNUM, " ").strip()
 
 
 def read_table(path) -> pd.DataFrame:
@@ -56,19 +71,33 @@ def load_hb_methods() -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def load_drug_codes() -> pd.DataFrame:
-    """drugs.csv with a whole-word regex `pattern` for NAME entries and a `specificity`
-    (longer code or name = more specific) used to pick class and iron content."""
+    """drugs.csv with a whole-word regex `pattern` for NAME entries (matched against
+    `normalise_drug_name` of the source name) and a `specificity` (longer code or name = more
+    specific) used to pick the class and the salt form. `role`: treatment (opens episodes of
+    its agents), not_treatment (overrides every other name match: the name suggests treatment
+    but it is not), evidence (a class for the cause and exclusion rules only)."""
     df = read_codelist("drugs.csv")
     for col in _BOOL_COLUMNS:
         df[col] = df[col].str.lower().eq("true")
-    for col in ("elemental_iron_mg_per_unit", "elemental_iron_fraction"):
-        df[col] = pd.to_numeric(df[col])
     df["code_norm"] = df["code"].str.strip().str.upper().str.replace(r"[\s\-]", "", regex=True)
     df["pattern"] = [
-        r"\b" + r"\s+".join(re.escape(w) for w in code.lower().split()) + r"\b" if system == "NAME" else None
+        r"\b" + r"\s+".join(re.escape(w) for w in normalise_drug_name(code).split()) + r"\b"
+        if system == "NAME"
+        else None
         for system, code in zip(df["code_system"], df["code"], strict=False)
     ]
     df["specificity"] = df["code"].str.len()
+    return df
+
+
+@lru_cache(maxsize=1)
+def load_iron_salts() -> pd.DataFrame:
+    """data/reference/iron_salts.csv: elemental iron per salt form. A row with a salt strength
+    (mg of salt per unit) gives the iron of that product strength; the row without one is the
+    salt's default (iron per unit of unstated strength, and the iron fraction of a mg dose)."""
+    df = read_reference("iron_salts.csv")
+    for col in ("salt_mg_per_unit", "elemental_iron_mg_per_unit", "elemental_iron_fraction"):
+        df[col] = pd.to_numeric(df[col])
     return df
 
 

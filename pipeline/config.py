@@ -185,6 +185,7 @@ class Report:
     age_band_years: int = num(ge=1)
     age_band_top: int = num(ge=1)
     top_quarantine_reasons: int = num(ge=1)
+    top_unmapped_names: int = num(ge=1)
     trend_grain: str = choice("auto", "month", "quarter", "year")
     funnel_min_groups: int = num(ge=1)
     trend_min_released_share: float = num(ge=0, le=1)

@@ -134,11 +134,13 @@ def report(
     progress: Progress = quiet,
 ) -> Path:
     """aud_* -> the report folder (index.html, audit.xlsx, csv/, local-only/, manifest.json)."""
+    from pipeline.explain.coverage import unmapped
     from pipeline.report import build_report
 
     with step(progress, "report"), warehouse(db, config=config) as con:
+        names = unmapped(con, limit=config.report.top_unmapped_names)
         return build_report(con, out, config, period_from, period_to, by, manifest_extra=manifest_extra,
-                            progress=progress)  # fmt: skip
+                            progress=progress, unmapped=names)  # fmt: skip
 
 
 def synth(patients: int, seed: int, out: Path, progress: Progress = quiet, profile: str = "default") -> dict:

@@ -125,7 +125,7 @@ def _patient_id() -> Column:
 def _drug_columns() -> tuple[Column, ...]:
     return (
         C("drug_code", "string", "drug code, upper case"),
-        C("code_system", "string", "ATC, RXNORM, NDC or LOCAL"),
+        C("code_system", "string", "ATC, RXNORM, NDC, OMOP (an OMOP concept id) or LOCAL"),
         C("drug_name", "string", "drug name as given"),
         C("has_iron", "boolean", "contains iron (code or whole-word ingredient name)", nullable=False),
         C("has_b12", "boolean", "contains vitamin B12", nullable=False),

@@ -1,17 +1,20 @@
-"""Code-list coverage: source codes and names in the anaemia domains that no code list maps.
+"""Code-list coverage: every source lab and drug name that no code list maps, with its row
+count, most frequent first.
 
-A lab whose name mentions ferritin, B12, folate, haemoglobin, iron or transferrin, or a drug
-whose name mentions ferr-, folic, folate, cobalamin, B12 or the word iron
-(data/codelists/coverage_keywords.csv), but that the committed code lists do not map, is
-silently outside the audit. `unmapped` lists them with their row counts so an analyst can
-extend data/codelists/ instead.
+A lab or drug the committed code lists do not map is silently outside the audit, and a name
+need not look like iron to be iron: a brand such as "Galfer" mentions no keyword. So
+`unmapped` lists every unmapped name, whatever it says, so an analyst can extend
+data/codelists/ (or confirm the name is outside the audit). `keywords_only` narrows the list
+to names mentioning a keyword of data/codelists/coverage_keywords.csv (ferritin, B12, folate,
+haemoglobin, iron, transferrin; ferr-, folic, cobalamin, the word iron) for a quick look.
 
 A raw row counts as mapped when (labs) its LOINC is in lab_analytes.csv or its lower-cased
 test name is a NAME entry; (drugs) its code is in drugs.csv for its code system (ATC by
-prefix) or its name contains a NAME entry as whole words; or, when the validate step has
-run, its staged row got an analyte / agent / drug class. Rows with an empty name are not
-listed (their domain cannot be told). The aggregation runs in the database (Ibis); only
-the small result is returned.
+prefix) or its normalised name (`codes.normalise_drug_name`) contains a NAME entry as whole
+words, including the not-treatment entries (a phosphate binder is mapped: to "not iron");
+or, when the validate step has run, its staged row got an analyte / agent / drug class. Rows
+with an empty name are not listed. The aggregation runs in the database (Ibis); only the
+small result is returned.
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from pipeline.codes import load_drug_codes, load_lab_codes, read_codelist
+from pipeline.codes import load_drug_codes, load_lab_codes, normalise_drug_name_expr, read_codelist
 
 RESULT_COLUMNS = ("domain", "source_code", "source_name", "n_rows")
 
 
-def unmapped(con, limit: int | None = None, everything: bool = False) -> pd.DataFrame:
-    """Unmapped source codes/names in the anaemia domains, most frequent first per domain
-    (`everything`: every unmapped lab and drug name, whether or not it mentions a keyword).
+def unmapped(con, limit: int | None = None, keywords_only: bool = False) -> pd.DataFrame:
+    """Every unmapped source code/name, most frequent first (`keywords_only`: only names that
+    mention a coverage keyword).
 
     `con` is an Ibis connection to the warehouse; absent raw tables are skipped. Columns:
     domain ('labs', 'prescriptions', 'dispensings'), source_code (LOINC for labs;
@@ -36,13 +39,13 @@ def unmapped(con, limit: int | None = None, everything: bool = False) -> pd.Data
     tables = set(con.list_tables())
     parts = []
     if "raw_labs" in tables:
-        parts.append(_unmapped_labs(con, tables, everything))
+        parts.append(_unmapped_labs(con, tables, keywords_only))
     for table in ("prescriptions", "dispensings"):
         if f"raw_{table}" in tables:
-            parts.append(_unmapped_drugs(con, table, tables, everything))
+            parts.append(_unmapped_drugs(con, table, tables, keywords_only))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "n_rows" else "object") for c in RESULT_COLUMNS})
-    expr = ibis.union(*parts).order_by([_.domain, ibis.desc("n_rows"), _.source_name, _.source_code])
+    expr = ibis.union(*parts).order_by([ibis.desc("n_rows"), _.domain, _.source_name, _.source_code])
     if limit is not None:
         expr = expr.limit(limit)
     return expr.to_pandas()
@@ -54,14 +57,14 @@ def _keywords(domain: str) -> str:
     return "(?:" + "|".join(df.loc[df["domain"] == domain, "pattern"]) + ")"
 
 
-def _unmapped_labs(con, tables: set[str], everything: bool):
+def _unmapped_labs(con, tables: set[str], keywords_only: bool):
     raw = con.table("raw_labs")
     codes = load_lab_codes()
     loincs = sorted(codes.loc[codes["code_system"] == "LOINC", "code"].str.strip().str.upper().unique())
     names = sorted(codes.loc[codes["code_system"] == "NAME", "match_key"].unique())
     name = raw.test_name.strip().lower()
     mapped = (raw.loinc.strip().upper().isin(loincs) | name.isin(names)).fill_null(False)
-    in_domain = name.notnull() if everything else name.re_search(_keywords("labs")).fill_null(False)
+    in_domain = name.re_search(_keywords("labs")).fill_null(False) if keywords_only else name.notnull()
     rows = raw.filter(in_domain, ~mapped)
     if "stg_labs" in tables:
         rows = rows.anti_join(con.table("stg_labs").filter(_.analyte.notnull()).select("row_id"), "row_id")
@@ -70,7 +73,7 @@ def _unmapped_labs(con, tables: set[str], everything: bool):
     )
 
 
-def _unmapped_drugs(con, table: str, tables: set[str], everything: bool):
+def _unmapped_drugs(con, table: str, tables: set[str], keywords_only: bool):
     raw = con.table(f"raw_{table}")
     drugs = load_drug_codes()
     coded = drugs[drugs["code_system"] != "NAME"]
@@ -81,11 +84,12 @@ def _unmapped_drugs(con, table: str, tables: set[str], everything: bool):
     system = raw.code_system.strip().upper()
     code = raw.drug_code.strip().upper().re_replace(r"[\s\-]", "")
     name = raw.drug_name.strip().lower()
+    words = normalise_drug_name_expr(raw.drug_name)
     by_code = (system + ":" + code).isin(keys) | ibis.or_(
         ibis.literal(False), *[(system == "ATC") & code.startswith(p) for p in atc_prefixes]
     )
-    mapped = by_code.fill_null(False) | name.re_search(names_regex).fill_null(False)
-    in_domain = name.notnull() if everything else name.re_search(_keywords("drugs")).fill_null(False)
+    mapped = by_code.fill_null(False) | words.re_search(names_regex).fill_null(False)
+    in_domain = name.re_search(_keywords("drugs")).fill_null(False) if keywords_only else name.notnull()
     rows = raw.filter(in_domain, ~mapped)
     stg = f"stg_{table}"
     if stg in tables:

@@ -282,7 +282,8 @@ def _observation_period_notes(con, sources) -> list[str]:
 def _labs(con, sources) -> SourceTable:
     """measurement -> labs.
 
-    taken_at = measurement_datetime, else measurement_date. loinc = concept_code of
+    taken_at = measurement_datetime, else measurement_date (also when the datetime is
+    midnight of that date: date-only, see `_when`). loinc = concept_code of
     measurement_concept_id when its vocabulary is LOINC, else of measurement_source_concept_id,
     else measurement_source_value when it has the shape of a LOINC code. test_name =
     measurement_source_value, unless that is empty or a LOINC code, then the concept name.
@@ -299,7 +300,7 @@ def _labs(con, sources) -> SourceTable:
     operator = f"TRY_CAST({c('operator_concept_id')} AS BIGINT)"
     sql = f"""
         SELECT m.source_row, m.person_id AS patient_id,
-               coalesce(nullif(trim({c("measurement_datetime")}), ''), m.measurement_date) AS taken_at,
+               {_when(c("measurement_datetime"), "m.measurement_date")} AS taken_at,
                coalesce(CASE WHEN mc.vocabulary_id = 'LOINC' THEN mc.concept_code END,
                         CASE WHEN sc.vocabulary_id = 'LOINC' THEN sc.concept_code END,
                         CASE WHEN {is_loinc_shape} THEN {source_value} END) AS loinc,
@@ -336,9 +337,14 @@ def _drugs(con, sources) -> list[SourceTable]:
     dispensing type (omop_concepts.csv domain drug_type_dispensing).
 
     drug_code/code_system: concept_code of drug_concept_id when its vocabulary is RxNorm,
-    else of drug_source_concept_id when RxNorm, NDC or ATC; none without the concept table.
+    else of drug_source_concept_id when RxNorm, NDC or ATC; when drug_concept_id is not in the
+    concept table (or there is none), the id itself as code_system `OMOP` (drugs.csv lists the
+    OMOP concept ids of the RxNorm ingredients, so ingredient-level ids map without a
+    concept table).
     drug_name = concept name of drug_concept_id, else drug_source_value. start_at/end_at =
-    drug_exposure_start/end datetime, else date; duration_days = days_supply; quantity.
+    drug_exposure_start/end datetime, else date (a datetime at midnight of its date is
+    date-only); duration_days = days_supply, where 0 means unknown (CDM: days_supply 0 is
+    not a supply of no days) and is passed as empty; quantity.
     route: route_concept_id via omop_concepts.csv, else route_source_value via routes.csv,
     else 'other' when either is given. dose_amount/doses_per_day stay empty (OMOP has
     only free-text sig, which is not parsed). prescriber_specialty = provider specialty.
@@ -374,6 +380,7 @@ def _drugs(con, sources) -> list[SourceTable]:
 def _drug_base_sql(con, c, is_disp: str) -> str:
     code_case = " ".join(f"WHEN sc.vocabulary_id = '{v}' THEN sc.concept_code" for v in _DRUG_VOCABULARIES)
     system_case = " ".join(f"WHEN sc.vocabulary_id = '{v}' THEN '{s}'" for v, s in _DRUG_VOCABULARIES.items())
+    drug_id = f"TRY_CAST({c('drug_concept_id')} AS BIGINT)"
     route_src = f"nullif(trim({c('route_source_value')}), '')"
     route_id = f"TRY_CAST({c('route_concept_id')} AS BIGINT)"
     pr = files.column_names(con, "provider")
@@ -381,12 +388,14 @@ def _drug_base_sql(con, c, is_disp: str) -> str:
     specialty_id = "pr.specialty_concept_id" if "specialty_concept_id" in pr else "NULL"
     return f"""
         SELECT d.source_row, d.person_id AS patient_id, {is_disp} AS is_dispensing,
-               coalesce(nullif(trim({c("drug_exposure_start_datetime")}), ''), d.drug_exposure_start_date) AS start_at,
-               coalesce(nullif(trim({c("drug_exposure_end_datetime")}), ''),
-                        nullif(trim({c("drug_exposure_end_date")}), '')) AS end_at,
-               nullif(trim({c("days_supply")}), '') AS days_supply,
-               CASE WHEN dc.vocabulary_id = 'RxNorm' THEN dc.concept_code {code_case} END AS drug_code,
-               CASE WHEN dc.vocabulary_id = 'RxNorm' THEN 'RXNORM' {system_case} END AS code_system,
+               {_when(c("drug_exposure_start_datetime"), "d.drug_exposure_start_date")} AS start_at,
+               {_when(c("drug_exposure_end_datetime"), c("drug_exposure_end_date"))} AS end_at,
+               CASE WHEN TRY_CAST(trim({c("days_supply")}) AS DOUBLE) = 0 THEN NULL
+                    ELSE nullif(trim({c("days_supply")}), '') END AS days_supply,
+               CASE WHEN dc.vocabulary_id = 'RxNorm' THEN dc.concept_code {code_case}
+                    WHEN dc.concept_id IS NULL AND {drug_id} <> 0 THEN CAST({drug_id} AS VARCHAR) END AS drug_code,
+               CASE WHEN dc.vocabulary_id = 'RxNorm' THEN 'RXNORM' {system_case}
+                    WHEN dc.concept_id IS NULL AND {drug_id} <> 0 THEN 'OMOP' END AS code_system,
                coalesce(dc.concept_name, nullif(trim({c("drug_source_value")}), '')) AS drug_name,
                coalesce(rc.maps_to, r.route,
                         CASE WHEN {route_src} IS NOT NULL OR coalesce({route_id}, 0) <> 0 THEN 'other' END) AS route,
@@ -412,7 +421,8 @@ def _diagnoses(con, sources) -> SourceTable:
     or ICD9CM (its concept_code and vocabulary); condition_concept_id in SNOMED; else
     condition_source_value with a coding system guessed from its shape (see _*_SHAPE:
     ICD-9-CM digits, SNOMED long digits, ICD-10 letter codes; no guess -> empty, and
-    validation quarantines the row). recorded_at = condition_start_datetime, else date.
+    validation quarantines the row). recorded_at = condition_start_datetime, else date (a
+    datetime at midnight of its date is date-only).
     """
     c = _col_getter(con, "condition_occurrence", "co")
     value = f"upper(nullif(trim({c('condition_source_value')}), ''))"
@@ -425,7 +435,7 @@ def _diagnoses(con, sources) -> SourceTable:
                     WHEN regexp_full_match({value}, '{_ICD9_SHAPE}') THEN 'ICD9CM'
                     WHEN regexp_full_match({value}, '{_SNOMED_SHAPE}') THEN 'SNOMED'
                     WHEN regexp_full_match({value}, '{_ICD10_SHAPE}') THEN 'ICD10' END AS coding_system,
-               coalesce(nullif(trim({c("condition_start_datetime")}), ''), co.condition_start_date) AS recorded_at
+               {_when(c("condition_start_datetime"), "co.condition_start_date")} AS recorded_at
         FROM condition_occurrence co
         {_concept_join("sc", c("condition_source_concept_id"))}
         {_concept_join("cc", c("condition_concept_id"))}
@@ -434,6 +444,18 @@ def _diagnoses(con, sources) -> SourceTable:
 
 
 # ---------------------------------------------------------------- SQL helpers
+
+
+def _when(datetime_col: str, date_col: str) -> str:
+    """The *_datetime, unless it is empty or midnight of its own *_date: then the *_date, so
+    the row reads as date-only (CDM conventions: a datetime without a known time is stored as
+    midnight, and ETLs such as ETL-Synthea fill it that way)."""
+    dt, d = f"nullif(trim({datetime_col}), '')", f"nullif(trim({date_col}), '')"
+    return (
+        f"CASE WHEN {dt} IS NULL THEN {d} "
+        f"WHEN TRY_CAST({dt} AS TIMESTAMP) = CAST(TRY_CAST({d} AS DATE) AS TIMESTAMP) THEN {d} "
+        f"ELSE {dt} END"
+    )
 
 
 def _concept_join(alias: str, id_expr: str) -> str:

@@ -59,6 +59,7 @@ def build_report(
     by: str | None = None,
     manifest_extra: dict | None = None,
     progress: Progress = quiet,
+    unmapped: pd.DataFrame | None = None,
 ) -> Path:
     """Write `out_dir/anemia-audit-report-<from>_<to>/` (`folder_name`; index.html, audit.xlsx,
     csv/, local-only/case_lists.csv, manifest.json) and return its path. Needs the aud_*
@@ -73,7 +74,7 @@ def build_report(
     check_arguments(con, config, period_from, period_to, by)
     progress(Planned("report", len(PARTS), "parts"))
     with item(progress, "report", PARTS[0]):
-        data = collect(con, config, period_from, period_to, by)
+        data = collect(con, config, period_from, period_to, by, unmapped=unmapped)
     final = out_dir / folder_name(data.facts["period_start"], data.facts["period_end"])
     _check_replaceable(final)
     tmp = _make_temp(out_dir, final)
@@ -90,7 +91,7 @@ def build_report(
                                                                    period_to)  # fmt: skip
             done.rows = outputs["local-only/case_lists.csv"]
         with item(progress, "report", PARTS[5]):
-            outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by))
+            outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by, unmapped))
         with item(progress, "report", PARTS[6]):
             manifest.write(tmp / "manifest.json", final.name, con, config, data, outputs, started,
                            time.perf_counter() - t0, manifest_extra)  # fmt: skip
@@ -175,12 +176,12 @@ def _check_replaceable(final: Path) -> None:
         )
 
 
-def _write_internal(con, folder: Path, config, period_from, period_to, by) -> dict[str, int]:
+def _write_internal(con, folder: Path, config, period_from, period_to, by, unmapped=None) -> dict[str, int]:
     """The internal tier: the same report with exact counts (nothing withheld, nothing
     rounded) for the team's own governance meeting, beside the case lists in local-only/."""
     from pipeline.report import html, xlsx
 
-    data = collect(con, config, period_from, period_to, by, internal=True)
+    data = collect(con, config, period_from, period_to, by, internal=True, unmapped=unmapped)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "internal-report.html").write_text(html.render(data, config), encoding="utf-8")
     xlsx.write(folder / "internal-audit.xlsx", data, config)

@@ -82,6 +82,7 @@ class ReportData:
     facts: dict
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
     internal: bool = False
+    unmapped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(UNMAPPED_COLUMNS)))
 
 
 def check_arguments(con, config, period_from, period_to, by) -> None:
@@ -95,10 +96,18 @@ def check_arguments(con, config, period_from, period_to, by) -> None:
 
 
 def collect(
-    con, config, period_from: date | None, period_to: date | None, by: str | None, internal: bool = False
+    con,
+    config,
+    period_from: date | None,
+    period_to: date | None,
+    by: str | None,
+    internal: bool = False,
+    unmapped: pd.DataFrame | None = None,
 ) -> ReportData:
     """Every frame the report shows, from the released aud_* columns only; `internal`: the
-    exact counts for the team's own governance meeting (local-only/, never released)."""
+    exact counts for the team's own governance meeting (local-only/, never released).
+    `unmapped`: the most frequent source names no code list maps (`explain.coverage.unmapped`,
+    given by the caller: the report does not read raw tables)."""
     threshold, rounding = (0, 0) if internal else _disclosure_used(con, config)
     if internal:
         config = config.with_overrides({"disclosure": {"threshold": 0, "rounding": 0}}, origin=config.origin)
@@ -127,6 +136,7 @@ def collect(
         headline=headline_frame(con, config, period_from, period_to),
         facts=facts(con, config, period_from, period_to),
         internal=internal,
+        unmapped=unmapped_names(unmapped, threshold),
     )
     data.files = _files(data, releases)
     return data
@@ -485,6 +495,21 @@ def quarantine_reasons(con, config) -> pd.DataFrame:
     return df[cols]
 
 
+UNMAPPED_COLUMNS = ("domain", "source_code", "source_name", "rows")
+
+
+def unmapped_names(unmapped: pd.DataFrame | None, threshold: int) -> pd.DataFrame:
+    """Source names no code list maps, most frequent first, with their row counts. A name is
+    source text, so in the released tier a name seen in no more than `threshold` rows (the
+    disclosure threshold) is left out; the internal tier (threshold 0) lists every one."""
+    if unmapped is None or unmapped.empty:
+        return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "rows" else "object") for c in UNMAPPED_COLUMNS})
+    df = unmapped.rename(columns={"n_rows": "rows"})[list(UNMAPPED_COLUMNS)]
+    df = df[df["rows"] > threshold].reset_index(drop=True)
+    df["rows"] = df["rows"].astype("Int64")
+    return df
+
+
 def _files(data: ReportData, releases: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """csv/ file name -> frame; the same frames fill the Excel sheets and HTML tables."""
     files = {"headline.csv": data.headline, "summary.csv": data.summary}
@@ -496,6 +521,7 @@ def _files(data: ReportData, releases: dict[str, pd.DataFrame]) -> dict[str, pd.
             files[f"{s.measure.id}_funnel.csv"] = s.funnel
     files["data_quality_loads.csv"] = data.loads
     files["data_quality_quarantine.csv"] = data.reasons
+    files["data_quality_unmapped.csv"] = data.unmapped
     return files
 
 

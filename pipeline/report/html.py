@@ -217,6 +217,18 @@ def render(data, config) -> str:
         ],
         "Most frequent quarantine checks",
     )
+    unmapped = table_view(
+        data.unmapped,
+        "csv/data_quality_unmapped.csv",
+        ["domain", "source_code", "source_name"],
+        [
+            Column("domain", "Table"),
+            Column("source_code", "Code"),
+            Column("source_name", "Name in the source"),
+            Column("rows", "Rows", "count"),
+        ],
+        "Most frequent source names no code list maps",
+    )
     if len(data.reasons):
         specs["chart-quarantine"] = charts.quarantine_chart(data.reasons, "Quarantined rows by check").to_dict(
             validate=False
@@ -237,6 +249,7 @@ def render(data, config) -> str:
         causes=causes_view,
         loads=loads,
         reasons=reasons,
+        unmapped=unmapped,
         has_causes_chart="chart-causes" in specs,
         has_quarantine_chart="chart-quarantine" in specs,
         specs_json=_script_json(specs),

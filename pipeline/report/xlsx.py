@@ -46,7 +46,8 @@ PERCENT_COLUMNS = ("rate", "ci_low", "ci_high", "centre", "lcl", "ucl", "previou
 COUNT_COLUMNS = ("numerator", "denominator", "raw_rows", "staged_rows", "quarantined_rows", "rows")
 SUFFIXES = {"_spc": " trend", "_funnel": " funnel"}
 NAMES = {"headline": "Headline", "summary": "Summary", "data_quality_loads": "Data quality - loads",
-         "data_quality_quarantine": "Data quality - quarantine"}  # fmt: skip
+         "data_quality_quarantine": "Data quality - quarantine",
+         "data_quality_unmapped": "Data quality - unmapped"}  # fmt: skip
 
 
 def sheet_name(file_name: str) -> str:

@@ -1,6 +1,7 @@
 """Staging of `prescriptions`: dates, planned end, route, drug agent flags and class, and the
-elemental iron per day (tablets x iron per tablet, or mg of salt x iron fraction, from
-data/codelists/drugs.csv; null when the dose is not given in those terms)."""
+elemental iron per day (tablets x iron per tablet, or mg of salt x iron fraction, per salt form
+and product strength from data/reference/iron_salts.csv, see `staging.iron_dose`; null when
+the dose is not given in those terms)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from pipeline.staging.common import (
     with_duplicate_marker,
 )
 from pipeline.staging.drugs import CODE_SYSTEMS, FLAGS, map_drugs
+from pipeline.staging.iron_dose import with_iron_per_day
 
 STAGED_COLUMNS = (
     "row_id",
@@ -85,13 +87,7 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
         doses_per_day_c=parse_number(t.doses_per_day),
         quantity_c=parse_number(t.quantity),
     )
-    t = t.mutate(
-        iron_per_day_c=(t._dose_value == "unit").ifelse(
-            t.dose_amount_c * t.iron_mg_per_unit * t.doses_per_day_c,
-            (t._dose_value == "mg").ifelse(t.dose_amount_c * t.iron_fraction * t.doses_per_day_c, ibis.null("float64")),
-        )
-    )
-    t = t.mutate(iron_per_day_c=t.has_iron.ifelse(t.iron_per_day_c, ibis.null("float64")))
+    t = with_iron_per_day(t)
     return with_duplicate_marker(_end(t), COLUMNS["prescriptions"])
 
 

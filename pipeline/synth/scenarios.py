@@ -497,3 +497,119 @@ WEIGHTS.update(
     # very rare
     failed_irida_like=0.05,
 )
+
+
+# --- Issue 10 items 5-8: drug vocabulary, salt forms and code lists. Appended; each planted
+# with weight 1. A not-treatment drug is planted beside a real start: if it were read as
+# treatment it would open an extra (or earlier) episode and truth recovery would fail.
+
+
+def _drug(name, dose="1", unit="tablet", per_day="1", route="oral", code="", system=""):
+    return dict(
+        drug_code=code, code_system=system, drug_name=name, route=route, dose_amount=dose, dose_unit=unit,
+        doses_per_day=per_day,
+    )  # fmt: skip
+
+
+DRIED_SULFATE_ALTERNATE_DAYS = _drug("Ferrous sulfate 200 mg tablets", dose="200", unit="mg", per_day="0.5")
+GALFER = _drug("Galfer 305mg capsules", unit="capsule")
+MONOFER = _drug("Monofer 1000mg/10ml infusion", dose="1000", unit="mg", route="IV")
+IRON_MULTIVITAMIN_ATC = _drug("Iron and multivitamin tablets", code="B03AE03", system="ATC")
+NOT_TREATMENT = [
+    _drug("Norethindrone acetate/ethinyl estradiol and ferrous fumarate (Loestrin Fe 1/20)"),
+    _drug("Ferric citrate 210 mg iron (Auryxia)", dose="2", per_day="3"),
+    _drug("Multivitamins W/minerals"),
+    _drug("Leucovorin calcium 15 mg", dose="15", unit="mg"),
+    _drug("Vitamin B Complex w/C"),
+]
+HEPARIN_FLUSH = _drug("Heparin Flush (10 units/ml)", dose="2", unit="mL", route="IV")
+GLUCOSAMINE = _drug("Glucosamine sulfate 1500mg", dose="1", code="M01AX05", system="ATC")
+
+
+def _lab_code(g, loinc: str, day, value: str, unit: str) -> None:
+    """A result by a LOINC code the events module does not plant (holotranscobalamin, red-cell folate)."""
+    g.emit("labs", None, patient_id=g.pid, taken_at=g.when(day, hour=8.5), loinc=np.full(g.n, loinc),
+           test_name=np.full(g.n, ""), value=np.full(g.n, value), unit=np.full(g.n, unit))  # fmt: skip
+
+
+@scenario
+def failed_dried_sulfate_alternate_days_not_low_dose(g, L):
+    """200 mg dried ferrous sulfate on alternate days is 32.5 mg iron a day, not 20 (item 5)."""
+    iron_patient(g, L, drug=DRIED_SULFATE_ALTERNATE_DAYS, followup="fail")
+    iron_truth(g, L, "tested_before", "failed", causes=("unexplained",))
+
+
+@scenario
+def iron_brand_name_responded(g, L):
+    """An oral brand (Galfer) and an intravenous brand (Monofer) named without any code."""
+    iron_patient(g, L, drug=GALFER)
+    iron_truth(g, L, "tested_before", "responded")
+
+
+@scenario
+def iron_iv_brand_responded(g, L):
+    iron_patient(g, L, drug=MONOFER, dispense_days=None, duration=1)
+    iron_truth(g, L, "tested_before", "responded", route="iv")
+
+
+@scenario
+def iron_multivitamin_atc_iron_only(g, L):
+    """ATC B03AE03 (iron and multivitamins) opens an iron episode only, never B12 or folate."""
+    iron_patient(g, L, drug=IRON_MULTIVITAMIN_ATC)
+    iron_truth(g, L, "tested_before", "responded")
+
+
+@scenario
+def iron_beside_not_treatment_products(g, L):
+    """Contraceptive Fe pack, ferric citrate, multivitamins, leucovorin, B complex: none opens
+    an episode; the real iron start 200 days later is a new episode (wash-out 365 days)."""
+    for drug in NOT_TREATMENT:
+        prescription(g, drug, -200, 28)
+    iron_patient(g, L)
+    iron_truth(g, L, "tested_before", "responded")
+
+
+@scenario
+def failed_heparin_flush_and_glucosamine_not_blood_loss(g, L):
+    """A heparin flush and glucosamine (M01AX05) in the window are not blood-loss evidence."""
+    iron_patient(g, L, followup="fail")
+    prescription(g, HEPARIN_FLUSH, g.days(1, 5), 1)
+    prescription(g, GLUCOSAMINE, -g.days(20, 60), 120)
+    iron_truth(g, L, "tested_before", "failed", causes=("unexplained",))
+
+
+@scenario
+def failed_marrow_metastases_c795(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "C79.5", -g.days(60, 400))
+    iron_truth(g, L, "tested_before", "failed", causes=("marrow",))
+
+
+@scenario
+def failed_other_secondary_c799_is_inflammation(g, L):
+    """C79.9 (secondary cancer, site unspecified) is active cancer, not marrow disease."""
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "C79.9", -g.days(60, 400))
+    iron_truth(g, L, "tested_before", "failed", causes=("inflammation",))
+
+
+@scenario
+def failed_malabsorption_h_pylori(g, L):
+    iron_patient(g, L, followup="fail")
+    diagnosis(g, "B98.0", -g.days(100, 700))
+    iron_truth(g, L, "tested_before", "failed", causes=("malabsorption",))
+
+
+@scenario
+def b12_tested_by_holotranscobalamin(g, L):
+    _single(g, L, HYDROXOCOBALAMIN, "b12", "im", None, None, "tested_before")
+    _lab_code(g, "72160-5", -g.days(5, 30), "20", "pmol/L")
+
+
+@scenario
+def folate_tested_by_red_cell_folate(g, L):
+    _single(g, L, FOLIC_ACID, "folate", "oral", None, None, "tested_before")
+    _lab_code(g, "2283-0", -g.days(5, 30), "90", "ng/mL")
+
+
+WEIGHTS.update({name: 1.0 for name in SCENARIOS if name not in WEIGHTS})

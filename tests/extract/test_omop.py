@@ -187,7 +187,13 @@ def test_without_concept_table_source_values_are_used(no_concept):
     assert labs[1]["unit"] is None  # only a unit concept id, no concept table
     assert labs[0]["value"] == "<5"  # operators come from the committed code list
     rx = rows(no_concept, "prescriptions")
-    assert [r["drug_code"] for r in rx] == [None] * 4
+    # drug_concept_id without a concept to read it: the id itself, as an OMOP code (0 is none)
+    assert [(r["drug_code"], r["code_system"]) for r in rx] == [
+        ("40001", "OMOP"),
+        (None, None),
+        (None, None),
+        ("40002", "OMOP"),
+    ]
     assert rx[0]["drug_name"] == "FeSO4 325"
     assert [r["source_row"] for r in rows(no_concept, "dispensings")] == [2, 6]
     dx = [(r["code"], r["coding_system"]) for r in rows(no_concept, "diagnoses")]
@@ -261,3 +267,75 @@ def test_missing_required_column_is_a_user_error(tmp_path):
     (tmp_path / "measurement.csv").write_text("measurement_id,person_id\n1,1\n")
     with pytest.raises(UserError, match="measurement.csv: required column 'measurement_date'"):
         read(tmp_path)
+
+
+# --- OMOP quirks (issue 10 item 7): literal rows appended to the fixture, no concept table ----
+
+_HEADER = (FIXTURE / "drug_exposure.csv").read_text().splitlines()[0].split(",")
+
+
+def _drug_row(row_id, concept, start_date, start_dt, end_date, end_dt, days_supply, name="x"):
+    values = dict.fromkeys(_HEADER, "")
+    values.update(
+        drug_exposure_id=str(row_id), person_id="1", drug_concept_id=concept, drug_exposure_start_date=start_date,
+        drug_exposure_start_datetime=start_dt, drug_exposure_end_date=end_date, drug_exposure_end_datetime=end_dt,
+        drug_type_concept_id="32838", days_supply=days_supply, drug_source_value=name,
+    )  # fmt: skip
+    return ",".join(values[c] for c in _HEADER)
+
+
+QUIRKS = [
+    # days_supply 0 = unknown; start datetime midnight of its date = date-only; OMOP ingredient id
+    _drug_row(31, "1396131", "2024-03-01", "2024-03-01 00:00:00", "2024-03-28", "", "0"),
+    # days_supply 1 is a real supply; a time one second after midnight is a time
+    _drug_row(32, "0", "2024-03-01", "2024-03-01 00:00:01", "2024-03-01", "2024-03-01 00:00:00", "1"),
+    # days_supply empty stays unknown; midnight of another day is not the date's midnight
+    _drug_row(33, "0", "2024-03-01", "2024-03-02 00:00:00", "", "", ""),
+]
+
+
+@pytest.fixture()
+def quirks(tmp_path):
+    for f in FIXTURE.glob("*.csv"):
+        if f.name != "CONCEPT.csv":
+            shutil.copy(f, tmp_path / f.name)
+    with open(tmp_path / "drug_exposure.csv", "a") as fh:
+        fh.write("\n".join(QUIRKS) + "\n")
+    text = (tmp_path / "measurement.csv").read_text()
+    (tmp_path / "measurement.csv").write_text(
+        text.replace("2024-01-02,2024-01-02 09:15:00", "2024-01-02,2024-01-02 00:00")
+    )
+    return tmp_path
+
+
+def test_days_supply_zero_is_unknown_not_invalid(quirks):
+    rx = {r["source_row"]: r for r in rows(read(quirks), "prescriptions")}
+    assert [rx[n]["duration_days"] for n in (7, 8, 9)] == [None, "1", None]
+
+
+def test_midnight_datetime_of_its_own_date_is_date_only(quirks):
+    t = read(quirks)
+    rx = {r["source_row"]: r for r in rows(t, "prescriptions")}
+    assert (rx[7]["start_at"], rx[7]["end_at"]) == ("2024-03-01", "2024-03-28")
+    assert (rx[8]["start_at"], rx[8]["end_at"]) == ("2024-03-01 00:00:01", "2024-03-01")
+    assert (rx[9]["start_at"], rx[9]["end_at"]) == ("2024-03-02 00:00:00", None)
+    assert rows(t, "labs")[0]["taken_at"] == "2024-01-02"
+
+
+def test_an_omop_ingredient_concept_id_maps_without_a_concept_table(quirks, tmp_path):
+    """drug_concept_id 1396131 (RxNorm ingredient ferrous sulfate) with no concept table is an
+    iron prescription; its days_supply 0 is staged as unknown, not quarantined."""
+    from pipeline import steps
+    from pipeline.config import load_config
+    from pipeline.engine import connect
+
+    cfg = load_config()
+    steps.load("omop", quirks, tmp_path / "w.duckdb", cfg)
+    steps.validate(tmp_path / "w.duckdb", cfg)
+    con = connect(tmp_path / "w.duckdb", read_only=True)
+    stg = con.table("stg_prescriptions").execute().set_index("drug_code")
+    assert bool(stg.loc["1396131", "has_iron"]) and stg.loc["1396131", "drug_class"] == "iron_oral"
+    assert not bool(stg.loc["1396131", "start_has_time"])
+    q = con.table("quarantine").execute()
+    assert q[q.table_name == "prescriptions"].empty
+    con.disconnect()

@@ -29,6 +29,8 @@ def demo(tmp_path_factory):
     result = steps.run(MIMIC_DEMO.parent, db, None, cfg, source="mimic")
     con = connect(db, read_only=True)
     out = {t: con.table(t).to_pandas() for t in ("episodes", "iron_outcomes", "failure_causes", "aud_iron_untested")}
+    rx = con.table("stg_prescriptions")
+    out["rx_classes"] = rx.group_by(["drug_name", "drug_class"]).aggregate(n=rx.count()).to_pandas()
     out["reconciliation"] = result.reconciliation
     out["raw_counts"] = {
         t: con.table(f"raw_{t}").count().execute()
@@ -131,3 +133,15 @@ def test_every_demo_cut_off_is_an_adult_one(demo):
     """MIMIC-IV patients are adults and hosp has no pregnancy dates: 4 women, 3 men judged."""
     groups = demo["iron_outcomes"].hb_cutoff_group.value_counts().to_dict()
     assert groups == {"adult_women": 4, "adult_men": 3}
+
+
+def test_heparin_line_flushes_are_not_anticoagulation_and_multivitamins_not_treatment(demo):
+    """Issue 10 item 6 on the demo: heparin flush, dwell and CRRT-priming orders are
+    `line_lock`, not anticoagulants (667 anticoagulant orders remain, of 846); multivitamins
+    (Multivitamins, Nephrocaps, B complex) are mapped as not treatment."""
+    rx = demo["rx_classes"]
+    by_class = rx.groupby("drug_class", dropna=False).n.sum()
+    assert by_class["anticoagulant"] == 667
+    heparin_line = rx[rx.drug_name.str.contains("Heparin (?:Flush|Dwell)|Priming", regex=True)]
+    assert len(heparin_line) >= 5 and set(heparin_line.drug_class) == {"line_lock"}
+    assert by_class["multivitamin"] == 112

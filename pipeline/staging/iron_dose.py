@@ -1,0 +1,65 @@
+"""Elemental iron per day of a prescription, per salt form (data/reference/iron_salts.csv).
+
+The salt form is the iron ingredient the drug mapping found (`staging.drugs`). The strength is
+the first "<number> mg" in the product name, with or without a space ("322mg", "200 mg").
+- A dose in tablets or capsules: the iron of that product strength when the table lists it
+  (ferrous fumarate 322 mg = 106 mg); else strength x the salt's iron fraction; else, with no
+  strength in the name, the salt's default tablet (ferrous sulfate: 65 mg).
+- A dose in mg of salt: the iron fraction of the product strength named; with no strength in
+  the name, of the listed product strength the dose equals (one tablet: 200 mg of ferrous
+  sulfate is the UK dried-salt tablet, 65 mg iron, not 40 mg as heptahydrate); else the
+  salt's default fraction (ferrous sulfate: heptahydrate, 20 %). A liquid (the name says
+  liquid, elixir, syrup, solution, drops or suspension) is never a dried-salt tablet: it
+  takes the default fraction. Multiples (400 mg as two 200 mg tablets) are not guessed:
+  400 mg would also be 2 x 200 mg of liquid.
+Unknown salt, unit or amount: null (the dose rules read it as unknown, never guessed).
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from pipeline.codes import load_iron_salts
+
+_STRENGTH = r"(\d+(?:\.\d+)?)\s*mg\b"
+_LIQUID = r"\b(liquid|elixir|syrup|solution|soln|drops|suspension)\b"
+
+
+def _salts() -> tuple[ibis.Table, ibis.Table]:
+    s = load_iron_salts()
+    defaults = s[s.salt_mg_per_unit.isna()][["salt_form", "elemental_iron_mg_per_unit", "elemental_iron_fraction"]]
+    products = s[s.salt_mg_per_unit.notna()][["salt_form", "salt_mg_per_unit", "elemental_iron_mg_per_unit"]]
+    d = ibis.memtable(defaults.set_axis(["_d_salt", "_d_iron", "_d_fraction"], axis=1))
+    p = ibis.memtable(products.set_axis(["_p_salt", "_p_mg", "_p_iron"], axis=1))
+    return d, p
+
+
+def _one_unit(t: ibis.Table, products: ibis.Table) -> ibis.Table:
+    """(salt, mg dose) -> iron fraction of the listed product strength the dose equals."""
+    doses = t.filter(t._dose_value == "mg").select(_m_salt=t.salt_form, _m_dose=t.dose_amount_c).distinct()
+    j = doses.inner_join(products, (doses._m_salt == products._p_salt) & (doses._m_dose == products._p_mg))
+    return j.select("_m_salt", "_m_dose", _m_fraction=j._p_iron / j._p_mg)
+
+
+def with_iron_per_day(t: ibis.Table) -> ibis.Table:
+    """Add iron_per_day_c (mg elemental iron a day) from salt_form, the name, dose and unit kind."""
+    defaults, products = _salts()
+    strength = t._drug_name_c.lower().re_extract(_STRENGTH, 1).nullif("").try_cast("float64")
+    t = t.mutate(_strength=t.has_iron.ifelse(strength, ibis.null("float64")))
+    one_unit = _one_unit(t, products)
+    t = t.left_join(defaults, t.salt_form == defaults._d_salt)
+    t = t.left_join(products, (t.salt_form == products._p_salt) & (t._strength == products._p_mg))
+    t = t.left_join(one_unit, (t.salt_form == one_unit._m_salt) & (t.dose_amount_c == one_unit._m_dose))
+    per_unit = ibis.coalesce(t._p_iron, t._strength * t._d_fraction, t._strength.isnull().ifelse(t._d_iron, None))
+    liquid = t._drug_name_c.lower().re_search(_LIQUID).fill_null(False)
+    from_dose = (t._strength.isnull() & ~liquid).ifelse(t._m_fraction, ibis.null("float64"))
+    fraction = ibis.coalesce(t._p_iron / t._p_mg, from_dose, t._d_fraction)
+    per_day = ibis.cases(
+        (t._dose_value == "unit", t.dose_amount_c * per_unit * t.doses_per_day_c),
+        (t._dose_value == "mg", t.dose_amount_c * fraction * t.doses_per_day_c),
+        else_=ibis.null("float64"),
+    )
+    t = t.mutate(iron_per_day_c=t.has_iron.ifelse(per_day, ibis.null("float64")))
+    return t.drop(
+        "_d_salt", "_d_iron", "_d_fraction", "_p_salt", "_p_mg", "_p_iron", "_m_salt", "_m_dose", "_m_fraction"
+    )
