@@ -613,3 +613,11 @@ def folate_tested_by_red_cell_folate(g, L):
 
 
 WEIGHTS.update({name: 1.0 for name in SCENARIOS if name not in WEIGHTS})
+# The failed ones among them keep the clinical tiers of the causes (RULES.md: marrow rare).
+WEIGHTS.update(
+    failed_dried_sulfate_alternate_days_not_low_dose=0.3,
+    failed_heparin_flush_and_glucosamine_not_blood_loss=0.3,
+    failed_marrow_metastases_c795=0.1,
+    failed_other_secondary_c799_is_inflammation=0.4,
+    failed_malabsorption_h_pylori=0.4,
+)
