@@ -17,7 +17,7 @@ BY ?= site
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run synth load validate classify audit report lint format test test-fast bench notebook browser clean
+.PHONY: help setup run synth load validate classify audit report lint format test test-fast fuzz bench notebook browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ test: setup browser lint ## Lint, then run the whole test suite (installs chromi
 
 test-fast: setup ## Run the tests without the slow end-to-end ones
 	$(VENV)/bin/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+fuzz: setup ## Long reliability run (not in make test): thousands of hostile files, 10 kills per step (FUZZ_KILLS=)
+	RELIABILITY_PROFILE=reliability-fuzz RELIABILITY_KILLS=$(or $(FUZZ_KILLS),10) RELIABILITY_SEED=$(SEED) \
+		$(VENV)/bin/pytest -n 2 -s -W ignore tests/reliability $(PYTEST_ARGS)
 
 bench: setup ## Benchmarks (timings go to docs/performance.md by hand)
 	$(VENV)/bin/python bench/run_bench.py $(if $(BENCH_PATIENTS),--patients $(BENCH_PATIENTS))
