@@ -73,7 +73,7 @@ test-fast: setup ## Run the tests without the slow end-to-end ones
 	$(VENV)/bin/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 fuzz: setup ## Long reliability run (not in make test): thousands of hostile files, 10 kills per step (FUZZ_KILLS=)
-	RELIABILITY_PROFILE=reliability-fuzz RELIABILITY_KILLS=$(or $(FUZZ_KILLS),10) RELIABILITY_SEED=$(SEED) \
+	RELIABILITY_PROFILE=reliability-fuzz RELIABILITY_KILLS=$(or $(FUZZ_KILLS),10) RELIABILITY_SEED=$(SEED) RELIABILITY_ATTACK_SAMPLE=0 \
 		$(VENV)/bin/pytest -n 2 -s -W ignore tests/reliability $(PYTEST_ARGS)
 
 bench: setup ## Benchmarks (timings go to docs/performance.md by hand)

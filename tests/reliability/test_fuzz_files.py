@@ -23,9 +23,7 @@ from pipeline.config import load_config
 from pipeline.errors import UserError
 from tests.conftest import GOOD_RX, write_table
 
-settings.register_profile(
-    "reliability-ci", max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("reliability-ci", max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
     "reliability-fuzz", max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
