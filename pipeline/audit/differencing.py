@@ -60,13 +60,17 @@ class Equations:
 
     def __init__(self) -> None:
         self.members: list[tuple[int, ...]] = []
+        self.is_sum: list[bool] = []  # the first member is the sum of the others
         self._arrays: tuple | None = None
 
-    def add(self, quantities: Iterable[int | None]) -> None:
-        """One identity; None stands for a cell that does not exist (a count of 0, known)."""
+    def add(self, quantities: Iterable[int | None], is_sum: bool = True) -> None:
+        """One identity, written total first (`is_sum`: total = sum of the rest) unless
+        `is_sum` is False; None stands for a cell that does not exist (a count of 0, known)."""
+        quantities = list(quantities)
         members = tuple(dict.fromkeys(x for x in quantities if x is not None))
         if members:
             self.members.append(members)
+            self.is_sum.append(is_sum and quantities[0] is not None and len(members) == len(quantities))
             self._arrays = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,7 +87,7 @@ class Equations:
     def cells(self, n: int) -> None:
         """den = num + comp for cells 0..n-1."""
         for i in range(n):
-            self.add((q(i, NUM), q(i, DEN), q(i, COMP)))
+            self.add((q(i, DEN), q(i, NUM), q(i, COMP)))
 
     def sums(self, total: int, parts: Sequence[int]) -> None:
         """total = sum of parts, for numerators, denominators and complements."""
@@ -141,26 +145,57 @@ def exposed(num, den, withheld, primary, known: np.ndarray, threshold: int) -> l
     return [(int(i), q(int(i), int(np.argmax(small[i])))) for i in cells]
 
 
-def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_withhold=None) -> np.ndarray:
+def pinned_by_floors(values: np.ndarray, floors: np.ndarray, eqs: Equations, known: np.ndarray) -> list[int]:
+    """Equations whose unknown parts are pinned by their lower bounds: the total and the
+    other parts are known, so the unknown parts' sum is known, and it equals the sum of their
+    floors (a row present in a table has a denominator of at least 1), so each part is at its
+    floor. Returns the equation indices (the attack by bounds that substitution misses)."""
+    flat, eq_of, starts = eqs.arrays()
+    n = len(starts) - 1
+    is_part = np.ones(len(flat), dtype=bool)
+    is_part[starts[:-1]] = False
+    unknown = is_part & ~known[flat]
+    count = np.bincount(eq_of[unknown], minlength=n)
+    total = np.bincount(eq_of[unknown], weights=values[flat[unknown]], minlength=n)
+    floor = np.bincount(eq_of[unknown], weights=floors[flat[unknown]], minlength=n)
+    ok = np.asarray(eqs.is_sum, dtype=bool) & known[flat[starts[:-1]]] & (count >= 2) & (total == floor)
+    return [int(e) for e in np.flatnonzero(ok)]
+
+
+def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_withhold=None, present=None) -> np.ndarray:
     """The withheld mask grown until the substitution attack exposes no primary cell.
     `can_withhold` limits which cells may be added (default: any); an exposure that only
     cells outside it explain is left as it is (the report cannot take back an aud_* cell:
-    the audit protects the periods it knows, see docs/measures.md)."""
+    the audit protects the periods it knows, see docs/measures.md). `present` marks cells
+    whose denominator is known to be at least 1 (a row in a table; default: all)."""
     num = np.asarray(num, dtype=np.int64)
     den = np.asarray(den, dtype=np.int64)
     out = np.array(withheld, dtype=bool)
     primary = np.asarray(primary, dtype=bool)
     allowed = np.ones(len(out), dtype=bool) if can_withhold is None else np.asarray(can_withhold, dtype=bool)
     n_q = 3 * len(out)
+    values = np.stack([num, den, den - num], axis=1).reshape(-1)
+    floors = np.zeros(n_q, dtype=np.int64)
+    floors[DEN::3] = 1 if present is None else np.asarray(present, dtype=np.int64)
     while True:
         shown = np.repeat(~out, 3)
         known, derived = attack(n_q, eqs, shown)
+        pinned = pinned_by_floors(values, floors, eqs, known)
+        before = known.copy()
+        for e in pinned:  # each unknown part of these is at its floor: as good as known
+            known[list(eqs.members[e][1:])] = True
         found = exposed(num, den, out, primary, known, threshold)
         if not found:
             return out
+        pinned_by = {x: e for e in pinned for x in eqs.members[e][1:] if not before[x]}
         picks = set()
         for _cell, x in found:
-            candidates = [c for c in _released_sources(x, eqs, derived, shown) if allowed[c] and not out[c]]
+            if x in pinned_by:  # the cells that made the total and the other parts known
+                members = [m for m in eqs.members[pinned_by[x]] if before[m]]
+                feeding = set().union(*(_released_sources(m, eqs, derived, shown) for m in members))
+            else:
+                feeding = _released_sources(x, eqs, derived, shown)
+            candidates = [c for c in feeding if allowed[c] and not out[c]]
             if candidates:
                 picks.add(min(candidates, key=lambda c: (den[c], num[c], c)))
         if not picks:

@@ -128,7 +128,7 @@ def item_equations(eqs: Equations, at: dict[str, int], months: dict[tuple[str, s
     for a in ("b12", "folate"):
         eqs.add([H(f"{a}_just_in_case", DEN), H(f"{a}_untested", DEN)])
     eqs.add([H("iron_not_assessable", DEN), H("iron_untested", DEN)])
-    eqs.add([H("iron_not_assessable", NUM), H("iron_untested", DEN), H("iron_failed", DEN)])
+    eqs.add([H("iron_untested", DEN), H("iron_not_assessable", NUM), H("iron_failed", DEN)])
     for c in CAUSES:
         eqs.add([H(f"cause_{c}", DEN), H("iron_failed", NUM)])
     if months is None:
@@ -139,8 +139,8 @@ def item_equations(eqs: Equations, at: dict[str, int], months: dict[tuple[str, s
         eqs.add([H("iron_failed", part), *M("iron_failed", part)])
         for c in CAUSES:
             eqs.add([H(f"cause_{c}", part), *M("failure_causes", part, c)])
-    eqs.add([*(H(f"{a}_tested_after_only", NUM) for a in agents), *M("tested_after_only", NUM)])
-    eqs.add([H("b12_just_in_case", NUM), H("folate_just_in_case", NUM), *M("just_in_case", NUM)])
+    eqs.add([*(H(f"{a}_tested_after_only", NUM) for a in agents), *M("tested_after_only", NUM)], is_sum=False)
+    eqs.add([H("b12_just_in_case", NUM), H("folate_just_in_case", NUM), *M("just_in_case", NUM)], is_sum=False)
 
 
 def whole_months(cells: pd.DataFrame, start: date, end: date, span: tuple[date, date]) -> dict | None:
@@ -219,7 +219,7 @@ def _withheld(con, config, periods, span) -> list[np.ndarray]:
     )
     withheld = np.concatenate([aud.is_suppressed.to_numpy(dtype=bool), *base])
     can = np.concatenate([np.zeros(len(aud), dtype=bool), np.ones(len(cells) - len(aud), dtype=bool)])
-    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, can)
+    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, can, ~can)
     return [out[list(r)] for r in ranges]
 
 
