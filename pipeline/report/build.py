@@ -75,7 +75,6 @@ def build_report(
         (tmp / "index.html").write_text(html.render(data, config), encoding="utf-8")
         outputs["local-only/case_lists.csv"] = caselists.write(con, tmp / "local-only", config, period_from, period_to)
         outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by))
-        outputs["local-only/row_counts.json"] = manifest.write_local_counts(tmp / "local-only" / "row_counts.json", con)
         manifest.write(
             tmp / "manifest.json",
             final.name,

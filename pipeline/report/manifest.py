@@ -48,6 +48,10 @@ def write(
     seconds: float,
     extra: dict | None,
 ) -> None:
+    outputs = {
+        **outputs,
+        "local-only/row_counts.json": write_local_counts(path.parent / "local-only" / LOCAL_COUNTS, con),
+    }
     doc = {
         "report": {
             "folder": folder,
@@ -164,6 +168,7 @@ def git_state() -> dict:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+LOCAL_COUNTS = "row_counts.json"
 RELEASED_COUNT_PREFIXES = ("raw_", "stg_")
 RELEASED_COUNT_TABLES = ("quarantine", "load_log")
 

@@ -150,23 +150,26 @@ def build_model(folder: Path, rounding: int):
                 lo, hi = _released_interval(int(col), rounding)
                 m.bound(d[key], lo, hi)
                 released[d[key]] = int(col)
-    # groups of the breakdown add up to 'all'; months add up to their quarter
+    # groups of the breakdown add up to 'all'; months add up to their quarter, quarters to their
+    # year (when the tables have years)
     groups = defaultdict(list)
-    months = defaultdict(list)
+    periods = defaultdict(list)
     for key in num:
         measure, cat, ptype, start, group_by, value = key
         if group_by != "all":
             groups[(measure, cat, ptype, start)].append(key)
-        if ptype == "month":
-            q = pd.Timestamp(start).to_period("Q").start_time.strftime("%Y-%m-%d")
-            months[(measure, cat, "quarter", q, group_by, value)].append(key)
+        parent = {"month": ("quarter", "Q"), "quarter": ("year", "Y")}.get(ptype)
+        if parent:
+            begin = pd.Timestamp(start).to_period(parent[1]).start_time.strftime("%Y-%m-%d")
+            periods[(measure, cat, parent[0], begin, group_by, value)].append(key)
     for (measure, cat, ptype, start), parts in groups.items():
         total = (measure, cat, ptype, start, "all", "all")
         for d in (num, den):
             m.eq({d[total]: 1, **{d[p]: -1 for p in parts}})
-    for total, parts in months.items():
-        for d in (num, den):
-            m.eq({d[total]: 1, **{d[p]: -1 for p in parts}})
+    for total, parts in periods.items():
+        if total in num:
+            for d in (num, den):
+                m.eq({d[total]: 1, **{d[p]: -1 for p in parts}})
     _cross_measure(m, num, den)
     _headline(m, folder, num, den, rounding, released, withheld)
     _manifest(folder)
