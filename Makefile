@@ -20,7 +20,7 @@ BENCH_PROFILE ?= default
 BENCH_WORK ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run synth load validate classify audit report lint format test test-fast bench notebook browser clean
+.PHONY: help setup run synth load validate classify audit report lint format test test-fast fuzz bench notebook browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ test: setup browser lint ## Lint, then run the whole test suite (installs chromi
 
 test-fast: setup ## Run the tests without the slow end-to-end ones
 	$(VENV)/bin/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+fuzz: setup ## Long reliability run (not in make test): thousands of hostile files, 10 kills per step (FUZZ_KILLS=)
+	RELIABILITY_PROFILE=reliability-fuzz RELIABILITY_KILLS=$(or $(FUZZ_KILLS),10) RELIABILITY_SEED=$(SEED) RELIABILITY_ATTACK_SAMPLE=0 \
+		$(VENV)/bin/pytest -n 2 -s -W ignore tests/reliability $(PYTEST_ARGS)
 
 bench: setup ## Bare ingest vs load/validate/classify/audit vs pandas (BENCH_PATIENTS=, BENCH_PROFILE=dense, BENCH_WORK=dir)
 	$(RUN) bench --patients $(BENCH_PATIENTS) --profile $(BENCH_PROFILE) $(if $(BENCH_WORK),--work $(BENCH_WORK))

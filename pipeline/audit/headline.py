@@ -15,6 +15,12 @@ Items, in the order a reader asks:
 
 Counts are episodes by their start date; excluded episodes (continuing or prophylactic
 treatment) are left out as in the measures (docs/measures.md).
+
+The items repeat what the aud_* cells hold (a whole-period item is the sum of its monthly
+cells; `cause_*` items share the failed-episode count with `iron_failed`), so they are
+released with the aud_* cells in one system (`differencing`): the audit protects the items of
+the whole span, and `headline()` withholds any item of the requested period (or of the
+previous one, whose rate is shown) that would let a withheld cell be worked out.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from pipeline.audit import disclosure
-from pipeline.audit.measures import NOT_EXCLUDED, Condition, audit_population, predicate
+from pipeline.audit import differencing, disclosure
+from pipeline.audit.differencing import COMP, DEN, NUM, Equations, q
+from pipeline.audit.measures import MEASURES, NOT_EXCLUDED, Condition, audit_population, predicate
 from pipeline.audit.stats import proportion, wilson_interval
 from pipeline.rules.causes import CAUSES
 
@@ -104,10 +111,83 @@ def _counts(population: ibis.Table, causes: ibis.Table, start: date, end: date) 
     return out
 
 
-def _release(counts: pd.DataFrame, config) -> pd.DataFrame:
+def item_equations(eqs: Equations, at: dict[str, int], months: dict[tuple[str, str], list[int]] | None) -> None:
+    """The identities of the headline items (`at`: item -> cell index in the system): between
+    items, and, when the period is made of whole months (`months`: (measure, category) -> its
+    monthly 'all' cells in the period; None otherwise), with the aud_* cells they add up."""
+
+    def H(item: str, part: int) -> int:
+        return q(at[item], part)
+
+    def M(measure: str, part: int, category: str = "all") -> list[int]:
+        return [q(i, part) for i in (months or {}).get((measure, category), [])]
+
+    agents = ("iron", "b12", "folate")
+    for a in agents:
+        eqs.add([H(f"{a}_tested_after_only", DEN), H(f"{a}_untested", DEN)])
+    for a in ("b12", "folate"):
+        eqs.add([H(f"{a}_just_in_case", DEN), H(f"{a}_untested", DEN)])
+    eqs.add([H("iron_not_assessable", DEN), H("iron_untested", DEN)])
+    eqs.add([H("iron_untested", DEN), H("iron_not_assessable", NUM), H("iron_failed", DEN)])
+    for c in CAUSES:
+        eqs.add([H(f"cause_{c}", DEN), H("iron_failed", NUM)])
+    if months is None:
+        return
+    for part in (NUM, DEN, COMP):
+        for a in agents:
+            eqs.add([H(f"{a}_untested", part), *M(f"{a}_untested", part)])
+        eqs.add([H("iron_failed", part), *M("iron_failed", part)])
+        for c in CAUSES:
+            eqs.add([H(f"cause_{c}", part), *M("failure_causes", part, c)])
+    eqs.add([*(H(f"{a}_tested_after_only", NUM) for a in agents), *M("tested_after_only", NUM)], is_sum=False)
+    eqs.add([H("b12_just_in_case", NUM), H("folate_just_in_case", NUM), *M("just_in_case", NUM)], is_sum=False)
+
+
+def whole_months(cells: pd.DataFrame, start: date, end: date, span: tuple[date, date]) -> dict | None:
+    """(measure, category) -> row positions of the monthly 'all' cells of `cells` that make up
+    the period `start`..`end`, or None when the period cuts a month that holds episodes (then
+    no equation ties the items to the cells). The span of the data counts as whole."""
+    lo, hi = span
+    first_ok = start <= lo or start.day == 1
+    last_ok = end >= hi or (end + timedelta(days=1)).day == 1
+    if not (first_ok and last_ok):
+        return None
+    begin = pd.Timestamp(start).to_period("M").start_time.date()
+    mask = (cells.period_type == "month") & (cells.group_by == "all")
+    starts = pd.to_datetime(cells.period_start).dt.date
+    mask &= (starts >= begin) & (starts <= end)
+    sub = cells[mask]
+    return {k: [int(sub.index[i]) for i in v] for k, v in sub.groupby(["measure_id", "category"]).indices.items()}
+
+
+def joint_system(aud: pd.DataFrame, periods: list[tuple[pd.DataFrame, date, date]], span) -> tuple:
+    """One system over the aud_* cells (rows 0..len(aud)-1, positional) and the headline items
+    of each period (in order after them): (cells, equations, item row ranges)."""
+    frames = [aud.reset_index(drop=True)]
+    ranges = []
+    offset = len(frames[0])
+    for counts, _, _ in periods:
+        frames.append(counts.reset_index(drop=True).assign(measure_id="headline", category=counts.item.to_numpy()))
+        ranges.append(range(offset, offset + len(counts)))
+        offset += len(counts)
+    cells = pd.concat(frames, ignore_index=True)
+    eqs = differencing.aud_equations(frames[0], CAUSES)
+    eqs.cells(len(cells))
+    for (counts, start, end), rows in zip(periods, ranges, strict=True):
+        at = dict(zip(counts.item, rows, strict=True))
+        item_equations(eqs, at, whole_months(frames[0], start, end, span) if len(frames[0]) else None)
+    return cells, eqs, ranges
+
+
+def _primary(counts: pd.DataFrame, threshold: int) -> np.ndarray:
+    return disclosure.primary_suppression(counts.numerator, counts.denominator, threshold)
+
+
+def _release(counts: pd.DataFrame, config, withheld: np.ndarray | None = None) -> pd.DataFrame:
     threshold, rounding = config.disclosure.threshold, config.disclosure.rounding
     t = counts.copy()
-    withheld = disclosure.primary_suppression(t.numerator, t.denominator, threshold) | (t.denominator == 0)
+    if withheld is None:
+        withheld = _primary(t, threshold) | (t.denominator == 0).to_numpy()
     num = disclosure.round_counts(t.numerator, rounding, threshold).astype("float64")
     den = disclosure.round_counts(t.denominator, rounding, threshold).astype("float64")
     t["released_numerator"] = pd.array(np.where(withheld, np.nan, num)).astype("Int64")
@@ -117,6 +197,44 @@ def _release(counts: pd.DataFrame, config) -> pd.DataFrame:
     t["ci_low"], t["ci_high"] = wilson_interval(rel_num, rel_den, config.report.confidence)
     t["is_suppressed"] = withheld
     return t
+
+
+def grand_cells(population: ibis.Table, causes: ibis.Table, span: tuple[date, date]) -> pd.DataFrame:
+    """The headline items of the whole span (what a report with the default period shows)."""
+    return _counts(population, causes, *span)
+
+
+def _withheld(con, config, periods, span) -> list[np.ndarray]:
+    """Per period, the items withheld: primary suppression and an empty denominator, then
+    more items (only items: the aud_* cells are already released) until no withheld cell of
+    the aud_* tables or of the items can be worked out from everything released."""
+    threshold = config.disclosure.threshold
+    base = [_primary(c, threshold) | (c.denominator == 0).to_numpy() for c, _, _ in periods]
+    if threshold <= 0:
+        return base
+    aud = released_cells(con)
+    cells, eqs, ranges = joint_system(aud, periods, span)
+    primary = np.concatenate(
+        [aud.suppression.eq("primary").to_numpy(), *(_primary(c, threshold) for c, _, _ in periods)]
+    )
+    withheld = np.concatenate([aud.is_suppressed.to_numpy(dtype=bool), *base])
+    can = np.concatenate([np.zeros(len(aud), dtype=bool), np.ones(len(cells) - len(aud), dtype=bool)])
+    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, can, ~can)
+    return [out[list(r)] for r in ranges]
+
+
+def released_cells(con) -> pd.DataFrame:
+    """Every aud_* cell (all breakdowns, all periods: another report may show them) with its
+    true counts and suppression, for the joint system."""
+    cols = [*disclosure.CELL_KEYS, "numerator", "denominator", "is_suppressed", "suppression"]
+    frames = [
+        con.table(f"aud_{m.id}").select(*cols).to_pandas() for m in MEASURES if f"aud_{m.id}" in con.list_tables()
+    ]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)
+    out["period_start"] = pd.to_datetime(out.period_start).dt.date
+    return out
 
 
 def _standard(item: Item, rate: float, config) -> tuple[float | None, str | None, str]:
@@ -147,8 +265,12 @@ def headline(con, config, period_from: date | None = None, period_to: date | Non
         return pd.DataFrame(columns=cols)
     population = audit_population(con, config).cache()
     causes = con.table("failure_causes")
-    now = _release(_counts(population, causes, start, end), config)
-    prev = _release(_counts(population, causes, *previous_period(start, end)), config)
+    now_counts = _counts(population, causes, start, end)
+    prev_counts = _counts(population, causes, *previous_period(start, end))
+    now_out, prev_out = _withheld(con, config, [(now_counts, start, end), (prev_counts, *previous_period(start, end))],
+                                  (lo, hi))  # fmt: skip
+    now = _release(now_counts, config, now_out)
+    prev = _release(prev_counts, config, prev_out)
     now["previous_rate"] = prev["rate"].to_numpy()
     now["change"] = now["rate"] - now["previous_rate"]
     by_id = {i.id: i for i in ITEMS}

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
-from pipeline.audit import disclosure
+from pipeline.audit import differencing, disclosure, headline
 from pipeline.audit.measures import MEASURES, Measure, audit_population, measure_counts
 from pipeline.audit.stats import proportion, wilson_interval
 from pipeline.engine import transaction
@@ -35,16 +36,21 @@ from pipeline.progress import Planned, Progress, item, quiet
 
 
 def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFrame:
-    """Add rates, Wilson intervals and disclosure control to one measure's counts."""
+    """Add rates, Wilson intervals and the per-table disclosure control to one measure's
+    counts (`protect_across_tables` then withholds more where tables combine)."""
     threshold, rounding = (config.disclosure.threshold, config.disclosure.rounding)
-    confidence = config.report.confidence
     t = counts.assign(measure_id=measure.id)
     t["period_start"] = pd.to_datetime(t.period_start).dt.date
     t = t.sort_values(["category", "period_type", "period_start", "group_by", "group_value"], kind="stable")
     t["period_end"] = period_end(t.period_start, t.period_type)
     t["rate"] = proportion(t.numerator, t.denominator)
-    t["ci_low"], t["ci_high"] = wilson_interval(t.numerator, t.denominator, confidence)
-    t = disclosure.apply(t, threshold, rounding)
+    t["ci_low"], t["ci_high"] = wilson_interval(t.numerator, t.denominator, config.report.confidence)
+    return released(disclosure.apply(t, threshold, rounding), config)
+
+
+def released(t: pd.DataFrame, config) -> pd.DataFrame:
+    """The released rate and interval from the released (rounded) counts; the aud_* columns."""
+    confidence = config.report.confidence
     t["released_rate"] = proportion(t.released_numerator.astype("float64"), t.released_denominator.astype("float64"))
     t["released_ci_low"], t["released_ci_high"] = wilson_interval(
         t.released_numerator.astype("float64"), t.released_denominator.astype("float64"), confidence
@@ -79,8 +85,37 @@ def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
         with item(progress, "audit", m.id) as done:
             tables[m.id] = measure_table(measure_counts(population, causes, m).to_pandas(), m, config)
             done.rows = len(tables[m.id])
+    span = headline.report_span(con)
+    tables = protect_across_tables(tables, population, causes, span, config)
     _write(con, tables, config)
     return {f"aud_{k}": len(v) for k, v in tables.items()}
+
+
+def protect_across_tables(tables: dict[str, pd.DataFrame], population, causes, span, config) -> dict:
+    """Withhold more cells until no withheld cell can be worked out from all released cells
+    together: every aud_* table and the headline items of the whole span (differencing.py)."""
+    threshold = config.disclosure.threshold
+    if threshold <= 0 or not tables or span[0] is None:
+        return tables
+    names = list(tables)
+    aud = pd.concat([tables[n] for n in names], ignore_index=True)
+    grand = headline.grand_cells(population, causes, span)
+    cells, eqs, _ = headline.joint_system(aud, [(grand, *span)], span)
+    grand_primary = disclosure.primary_suppression(grand.numerator, grand.denominator, threshold)
+    primary = np.concatenate([aud.suppression.eq("primary").to_numpy(), grand_primary])
+    withheld = np.concatenate([aud.is_suppressed.to_numpy(dtype=bool), grand_primary | (grand.denominator == 0)])
+    present = np.arange(len(cells)) < len(aud)  # an aud_* row has a denominator of at least 1
+    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, None, present)
+    more = out[: len(aud)] & ~aud.is_suppressed.to_numpy(dtype=bool)
+    if not more.any():
+        return tables
+    aud.loc[more, "is_suppressed"] = True
+    aud.loc[more, "suppression"] = "secondary"
+    for col in ("released_numerator", "released_denominator"):
+        aud[col] = aud[col].mask(more)
+    aud = released(aud, config)
+    sizes = np.cumsum([0, *(len(tables[n]) for n in names)])
+    return {n: aud.iloc[sizes[i] : sizes[i + 1]].reset_index(drop=True) for i, n in enumerate(names)}
 
 
 def _write(con, tables: dict[str, pd.DataFrame], config) -> None:

@@ -19,7 +19,12 @@ SOURCES = ("csv", "omop", "mimic")
 
 
 def read_source(source: str, input_path: Path, config):
-    """The `Extract` of `input_path` read by the adapter for `source`."""
+    """The `Extract` of `input_path` read by the adapter for `source`, its free-text values
+    screened for identifiers (privacy.screen_tables) whatever the adapter."""
+    from pipeline.extract.privacy import screen_tables
+
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
-    return import_module(f"pipeline.extract.{source}").read(Path(input_path), config)
+    extract = import_module(f"pipeline.extract.{source}").read(Path(input_path), config)
+    screen_tables(extract.tables)
+    return extract

@@ -9,8 +9,9 @@ Two screens, both driven by one committed data file, `data/reference/identifier_
   exact date of birth) is refused unless the user lists it in the config under
   `[privacy] allow_columns` (checked and harmless) or `drop_columns` (never read).
 - Values. The free-text columns (`FREE_TEXT`: site, prescriber_specialty, test_name,
-  drug_name, unit, dose_unit, route) are scanned while the file is read, before anything is
-  loaded: an e-mail address, UK or North American phone number, NHS number with a valid
+  drug_name, unit, dose_unit, route) of every adapter's tables (csv while the file is read,
+  OMOP and MIMIC in `screen_tables`, which `extract.read_source` runs) are scanned before
+  anything is loaded: an e-mail address, UK or North American phone number, NHS number with a valid
   modulus-11 check digit, US social security number or UK postcode stops the load with one
   line naming the file, the column and the line (never the value). Refusing at load is the
   simplest safe design: nothing identifying reaches raw_*, the warehouse, or any released
@@ -32,6 +33,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -138,6 +140,25 @@ def first_identifier_value(batch: pa.RecordBatch) -> tuple[str, int, str] | None
             if first is None or row < first[1]:
                 first = (column, row, pattern.description)
     return first
+
+
+def screen_tables(tables) -> None:
+    """The value screen for every adapter's tables (`extract.read_source` calls it). A table
+    held in memory (OMOP and MIMIC hand over Arrow tables, pandas frames work too) is scanned
+    here, batch by batch, its rows named by `source_row`; a stream (the csv adapter's) was
+    scanned while the adapter read the file, where it can name the physical line."""
+    for st in tables:
+        frame = st.frame
+        if isinstance(frame, pd.DataFrame):
+            frame = pa.Table.from_pandas(frame, preserve_index=False)
+        if not isinstance(frame, pa.Table):
+            continue
+        strings = pa.table({c: frame.column(c).cast(pa.string()) if c != "source_row" else frame.column(c)
+                            for c in frame.column_names if c in FREE_TEXT or c == "source_row"})  # fmt: skip
+        if "source_row" not in strings.column_names:
+            strings = strings.append_column("source_row", pa.array(range(1, frame.num_rows + 1), pa.int64()))
+        for batch in strings.to_batches(max_chunksize=1 << 16):
+            screen_values(st.source_file, batch)
 
 
 def screen_values(file_label: str, batch: pa.RecordBatch, line_of=lambda row: f"row {row}") -> None:

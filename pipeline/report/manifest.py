@@ -49,6 +49,10 @@ def write(
     seconds: float,
     extra: dict | None,
 ) -> None:
+    outputs = {
+        **outputs,
+        "local-only/row_counts.json": write_local_counts(path.parent / "local-only" / LOCAL_COUNTS, con),
+    }
     doc = {
         "report": {
             "folder": folder,
@@ -68,7 +72,10 @@ def write(
         "reference_tables": file_versions(REFERENCE_DIR),
         "software": {"python": platform.python_version(), "packages": package_versions()},
         "git": git_state(),
-        "row_counts": row_counts(con),
+        # Rows of source-row tables only: the exact counts of episodes, iron_outcomes,
+        # failure_causes and aud_* add equations an attacker can solve for withheld cells
+        # (docs/measures.md); they are in local-only/row_counts.json.
+        "row_counts": released_row_counts(con),
         "outputs": outputs,
         "extra": extra or {},
     }
@@ -165,6 +172,25 @@ def git_state() -> dict:
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain") if commit else None
     return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+LOCAL_COUNTS = "row_counts.json"
+RELEASED_COUNT_PREFIXES = ("raw_", "stg_")
+RELEASED_COUNT_TABLES = ("quarantine", "load_log")
+
+
+def released_row_counts(con) -> dict[str, int]:
+    """Row counts that may be released: tables of source rows (raw, staged, quarantine,
+    load_log), not of episodes or measure cells."""
+    return {k: v for k, v in row_counts(con).items()
+            if k.startswith(RELEASED_COUNT_PREFIXES) or k in RELEASED_COUNT_TABLES}  # fmt: skip
+
+
+def write_local_counts(path: Path, con) -> int:
+    """Every table's exact row count, for local-only/ (not for release)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row_counts(con), indent=2) + "\n", encoding="utf-8")
+    return 1
 
 
 def row_counts(con) -> dict[str, int]:

@@ -18,6 +18,14 @@ import ibis.expr.types as ir
 
 # A date with a time part: 2024-03-01 14:30, 2024-03-01T14:30:00
 _HAS_TIME = r"\d[T ]\d{1,2}:\d{2}"
+# The accepted date forms (docs/data-contract.md "Dates"): ISO 8601 date, optionally with a
+# time (T or a space; hours, minutes, optional seconds and fraction) and, after a time, an
+# offset from UTC (Z, +02:00, -0500, +02). Anything else is not a date.
+_LOCAL = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?"
+_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)"
+_ISO_FORM = rf"^{_LOCAL}$|^\d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:\.\d{{1,6}})?)?{_OFFSET}$"
+_ISO_LOCAL = rf"^({_LOCAL})"
+_ISO_OFFSET = rf"\d:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?({_OFFSET})$"
 _NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 # Text that spreadsheets, R, pandas and SQL exports write for "no value" (pyarrow's and pandas'
 # default null markers, plus None/nil), compared trimmed and in lower case.
@@ -63,7 +71,23 @@ def quoted(col: ir.StringValue) -> ir.StringValue:
 
 
 def parse_timestamp(col: ir.StringValue) -> ir.TimestampValue:
-    return clean(col).replace("T", " ").try_cast("timestamp")
+    """A value in an accepted date form as a timestamp; one with an offset from UTC is
+    converted to UTC (`2024-03-01T16:30+02:00` is 14:30), one without is taken as written.
+    Any other form (`01/03/2024`, `2024-3-1`, `20240301`) and an impossible date are null,
+    which the `bad_<column>` check quarantines."""
+    s = clean(col)
+    local = s.re_extract(_ISO_LOCAL, 1).replace("T", " ").try_cast("timestamp")
+    ok = s.re_search(_ISO_FORM) & local.notnull()
+    return ok.ifelse(local - _offset_minutes(s).as_interval("m"), ibis.null("timestamp"))
+
+
+def _offset_minutes(s: ir.StringValue) -> ir.IntegerValue:
+    """Minutes east of UTC of a value's offset (0 without one, and for Z)."""
+    off = s.re_extract(_ISO_OFFSET, 1).replace(":", "").fill_null("")
+    hours = off.substr(1, 2).try_cast("int64").fill_null(0)
+    minutes = (off.length() == 5).ifelse(off.substr(3, 2).try_cast("int64"), 0).fill_null(0)
+    sign = (off.left(1) == "-").ifelse(-1, 1)
+    return (hours * 60 + minutes) * sign
 
 
 def has_time(col: ir.StringValue) -> ir.BooleanValue:
@@ -80,19 +104,32 @@ def is_bad_number(col: ir.StringValue) -> ir.BooleanValue:
     return clean(col).notnull() & parse_number(col).isnull()
 
 
+def number_check(col: str) -> Check:
+    """An optional number that is present must be a finite decimal number (`1.5`, `2e3`):
+    text, a comma decimal (`1,5`), `inf` or a number too large for a double is quarantined,
+    never nulled or staged as infinite."""
+    n = lambda t: parse_number(t[col])
+    return Check(
+        f"bad_{col}",
+        f"{col} must be a finite number (decimal point)",
+        lambda t: clean(t[col]).notnull() & (n(t).isnull() | n(t).isinf().fill_null(False)),
+        lambda t: quoted(t[col]) + ibis.literal(f" in {col} is not a finite number (use a decimal point: 1.5)"),
+    )
+
+
+def missing_reason(col: ir.StringValue, label: str) -> ir.StringValue:
+    """Why a required value is missing: the marker it holds (`value is 'NA' (a missing-value
+    marker); it is required`), or that it is empty."""
+    return is_missing_marker(col).ifelse(
+        ibis.literal(f"{label} is ") + quoted(col.strip()) + ibis.literal(" (a missing-value marker); it is required"),
+        ibis.literal(f"{label} is empty; it is required"),
+    )
+
+
 def required(col: str, label: str | None = None) -> Check:
     label = label or col
-    return Check(
-        f"missing_{col}",
-        f"{label} is required",
-        lambda t: clean(t[col]).isnull(),
-        lambda t: is_missing_marker(t[col]).ifelse(
-            ibis.literal(f"{label} is ")
-            + quoted(t[col].strip())
-            + ibis.literal(" (a missing-value marker); it is required"),
-            ibis.literal(f"{label} is empty; it is required"),
-        ),
-    )
+    return Check(f"missing_{col}", f"{label} is required", lambda t: clean(t[col]).isnull(),
+                 lambda t: missing_reason(t[col], label))  # fmt: skip
 
 
 def timestamp_checks(col: str, ctx: Context, required_value: bool = True) -> list[Check]:

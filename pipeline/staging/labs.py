@@ -23,6 +23,9 @@ from pipeline.staging.common import (
     clean,
     exact_duplicate,
     has_time,
+    missing_reason,
+    number_check,
+    parse_number,
     parse_timestamp,
     quoted,
     required,
@@ -87,8 +90,8 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
     t = t.left_join(conv, (t.analyte_c == conv._conv_analyte) & (t._unit_norm == conv._conv_unit))
     t = t.mutate(
         value_num_c=t.number_c * t.factor,
-        ref_low_c=clean(t.ref_low).try_cast("float64") * t.factor,
-        ref_high_c=clean(t.ref_high).try_cast("float64") * t.factor,
+        ref_low_c=parse_number(t.ref_low) * t.factor,
+        ref_high_c=parse_number(t.ref_high) * t.factor,
     )
     return with_duplicate_marker(t, COLUMNS["labs"])
 
@@ -117,7 +120,7 @@ def _value_checks(ctx: Context) -> list[Check]:
             "missing_value",
             "value is required (except for a qualifying deficiency test, staged with the value unknown)",
             lambda t: clean(t.value).isnull() & needs_value(t),
-            lambda t: ibis.literal("value is empty; it is required"),
+            lambda t: missing_reason(t.value, "value"),
         ),
         Check(
             "value_not_numeric",
@@ -182,6 +185,8 @@ def checks(ctx: Context) -> list[Check]:
             lambda t: ibis.literal("both loinc and test_name are empty"),
         ),
         *_value_checks(ctx),
+        number_check("ref_low"),
+        number_check("ref_high"),
         exact_duplicate(COLUMNS["labs"]),
     ]
 

@@ -97,3 +97,61 @@ def test_near_misses_load(tmp_path):
 
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from raw_labs").fetchone() == (len(NEAR_MISSES["labs", "test_name"]),)
+
+
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def _rewrite_gz(path, old: str, new: str) -> None:
+    import gzip
+
+    text = gzip.decompress(path.read_bytes()).decode()
+    assert old in text
+    path.write_bytes(gzip.compress(text.replace(old, new, 1).encode()))
+
+
+def test_an_identifier_value_in_an_omop_care_site_stops_the_load(tmp_path):
+    import shutil
+
+    shutil.copytree(FIXTURES / "omop", tmp_path / "omop")
+    care = tmp_path / "omop" / "care_site.csv"
+    care.write_text(care.read_text().replace("General Hospital", "General Hospital (ring 07700 900123)"))
+    db = tmp_path / "w.duckdb"
+    r = _cli("load", "--source", "omop", "--input", str(tmp_path / "omop"), "--db", str(db), cwd=tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "column 'site' holds what looks like a UK telephone number at row " in lines[0]
+    assert "900123" not in r.stderr + r.stdout
+    assert not db.exists()
+
+
+def test_an_identifier_value_in_a_mimic_drug_name_stops_the_load(tmp_path):
+    import shutil
+
+    shutil.copytree(FIXTURES / "mimic", tmp_path / "hosp")
+    _rewrite_gz(tmp_path / "hosp" / "prescriptions.csv.gz", "Ferrous Sulfate", "Ferrous Sulfate ask j.bloggs@nhs.net")
+    db = tmp_path / "w.duckdb"
+    r = _cli("load", "--source", "mimic", "--input", str(tmp_path / "hosp"), "--db", str(db), cwd=tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: prescriptions.csv.gz: column 'drug_name' holds what "
+                                                   "looks like an e-mail address at row 1;")  # fmt: skip
+    assert "bloggs" not in r.stderr + r.stdout
+    assert not db.exists()
+
+
+def test_screen_tables_scans_arrow_and_pandas_frames_and_skips_streams():
+    import pandas as pd
+
+    from pipeline.errors import UserError
+    from pipeline.extract.base import SourceTable
+    from pipeline.extract.privacy import screen_tables
+
+    clean = pa.table({"site": ["A", "B"], "source_row": [1, 2]})
+    screen_tables([SourceTable("patients", "p.csv", "h", clean)])
+    dirty = pd.DataFrame({"test_name": ["Hb", "Hb SW1A 1AA"], "source_row": [7, 9]})
+    with pytest.raises(UserError, match=r"^l\.csv: column 'test_name' holds what looks like a UK postcode at row 9;"):
+        screen_tables([SourceTable("labs", "l.csv", "h", dirty)])
+    stream = pa.RecordBatchReader.from_batches(clean.schema, clean.to_batches())
+    screen_tables([SourceTable("patients", "p.csv", "h", stream)])  # the csv adapter screened it already
+    assert stream.read_all().num_rows == 2  # and the stream was not consumed

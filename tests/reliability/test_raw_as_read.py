@@ -65,6 +65,25 @@ def test_a_required_value_that_is_a_marker_is_quarantined_naming_the_marker(tmp_
     assert (labs["raw_rows"], labs["staged_rows"], labs["quarantined_rows"]) == (3, 1, 2)
 
 
+@pytest.mark.parametrize("marker", ["NA", "NULL", "#N/A", "-nan"])
+def test_a_lab_value_that_is_a_marker_is_quarantined_naming_the_marker(tmp_path, marker):
+    # Hb (718-7) is not a qualifying deficiency test, so it needs a value
+    folder = write_input(tmp_path / "in", patients=[GOOD_PATIENT])
+    _labs_file(
+        folder,
+        f"P1,2024-01-05,718-7,,{marker},g/dL,,,\nP1,2024-01-06,718-7,,,g/dL,,,\nP1,2024-01-07,718-7,,11,g/dL,,,\n",
+    )
+    con, recon = load_and_validate(folder, tmp_path / "w.duckdb")
+    q = con.con.execute(
+        "select source_row, reason from quarantine where table_name = 'labs' and check_id = 'missing_value' "
+        "order by source_row"
+    ).fetchall()
+    assert q == [(1, f"value is '{marker}' (a missing-value marker); it is required"),
+                 (2, "value is empty; it is required")]  # fmt: skip
+    labs = next(r for r in recon if r["table_name"] == "labs")
+    assert (labs["raw_rows"], labs["staged_rows"], labs["quarantined_rows"]) == (3, 1, 2)
+
+
 def test_a_marker_in_an_optional_column_is_staged_as_missing(tmp_path):
     folder = write_input(tmp_path / "in", patients=[{**GOOD_PATIENT, "site": "N/A"}])
     con, _ = load_and_validate(folder, tmp_path / "w.duckdb")

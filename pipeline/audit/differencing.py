@@ -1,0 +1,245 @@
+"""Disclosure control across rows and tables: the differencing attack, run on ourselves.
+
+The per-table rules (`disclosure.py`) protect each measure table on its own. But the released
+cells also obey equations *across* tables: every `failure_causes` row repeats the failed-episode
+count (the `iron_failed` numerator), the iron episodes are the denominator of both
+`iron_untested` and `iron_monitored`, the B12 and folate episodes add up to the
+`just_in_case` denominator, and the headline's whole-period items are the sums of the monthly
+cells. An attacker who knows the definitions (docs/measures.md) can subtract along any of
+them, so the suppression must hold over all released cells together.
+
+Method (docs/measures.md, "Disclosure across tables"):
+
+1. Every cell i (an aud_* row or a headline item) has three quantities: its numerator, its
+   denominator and its complement (denominator - numerator). A released cell shows all three;
+   a withheld one none.
+2. `Equations` lists every linear identity an attacker knows between them: den = num + comp
+   in each cell; inside each measure, groups -> all and months -> quarter (as in
+   disclosure.table_constraints); across measures, the identities of `cross_measure` for
+   every cell key; the headline items as sums of the monthly 'all' cells (headline.py).
+3. The attack is repeated substitution: an equation with exactly one unknown quantity gives
+   it away, which may give away the next. `attack` returns everything it learns.
+4. A withheld *primary* cell is exposed when a quantity of it that lies between 1 and the
+   threshold becomes known. For each exposed cell, one more released cell that the
+   derivation used (the one with the smallest denominator) is withheld; then the attack is run
+   again, until nothing is exposed.
+
+The attack covers equations, not inequalities: bounds such as numerator <= denominator can
+narrow a withheld count to an interval but, with every equation holding at least two unknowns,
+not to one value. tests/reliability/test_disclosure_attack.py attacks the released files of a
+whole report with a linear-programming solver (equations, bounds and, with rounding, the
+rounding intervals) and checks that no withheld count is recovered.
+
+    >>> eqs = Equations()
+    >>> eqs.add([q(0, NUM), q(1, NUM), q(2, NUM)])  # total = part 1 + part 2
+    >>> known, _ = attack(9, eqs, [True, True, True, False, False, False, True, True, True])
+    >>> bool(known[q(1, NUM)])
+    True
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+NUM, DEN, COMP = 0, 1, 2
+KEY = ("period_type", "period_start", "group_by", "group_value")
+
+
+def q(cell: int, part: int) -> int:
+    """The id of quantity `part` (NUM, DEN or COMP) of cell `cell`."""
+    return 3 * cell + part
+
+
+class Equations:
+    """Linear identities between quantities, each kept as the set of its members (the
+    substitution attack needs only which quantities an equation ties together)."""
+
+    def __init__(self) -> None:
+        self.members: list[tuple[int, ...]] = []
+        self.is_sum: list[bool] = []  # the first member is the sum of the others
+        self._arrays: tuple | None = None
+
+    def add(self, quantities: Iterable[int | None], is_sum: bool = True) -> None:
+        """One identity, written total first (`is_sum`: total = sum of the rest) unless
+        `is_sum` is False; None stands for a cell that does not exist (a count of 0, known)."""
+        quantities = list(quantities)
+        members = tuple(dict.fromkeys(x for x in quantities if x is not None))
+        if members:
+            self.members.append(members)
+            self.is_sum.append(is_sum and quantities[0] is not None and len(members) == len(quantities))
+            self._arrays = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(members of all equations end to end, the equation of each, where each starts)."""
+        if self._arrays is None:
+            self._arrays = self._build()
+        return self._arrays
+
+    def _build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sizes = np.fromiter((len(m) for m in self.members), dtype=np.int64, count=len(self.members))
+        flat = np.fromiter((x for m in self.members for x in m), dtype=np.int64, count=int(sizes.sum()))
+        return flat, np.repeat(np.arange(len(sizes)), sizes), np.concatenate([[0], np.cumsum(sizes)])
+
+    def cells(self, n: int) -> None:
+        """den = num + comp for cells 0..n-1."""
+        for i in range(n):
+            self.add((q(i, DEN), q(i, NUM), q(i, COMP)))
+
+    def sums(self, total: int, parts: Sequence[int]) -> None:
+        """total = sum of parts, for numerators, denominators and complements."""
+        for part in (NUM, DEN, COMP):
+            self.add([q(total, part), *(q(p, part) for p in parts)])
+
+
+def attack(n_quantities: int, eqs: Equations, known: Sequence[bool]) -> tuple[np.ndarray, dict[int, int]]:
+    """Repeated substitution from the `known` quantities: returns what becomes known and, for
+    each quantity learnt, the equation that gave it."""
+    known = np.array(known, dtype=bool).copy()
+    flat, eq_of, starts = eqs.arrays()
+    unknown = np.bincount(eq_of, weights=~known[flat], minlength=len(starts) - 1).astype(np.int64)
+    order = np.argsort(flat, kind="stable")  # the equations of each quantity, grouped
+    q_start = np.searchsorted(flat[order], np.arange(n_quantities + 1))
+    queue = list(np.flatnonzero(unknown == 1))
+    derived: dict[int, int] = {}
+    while queue:
+        e = queue.pop()
+        if unknown[e] != 1:
+            continue
+        members = flat[starts[e] : starts[e + 1]]
+        x = int(members[~known[members]][0])
+        known[x] = True
+        derived[x] = int(e)
+        for e2 in eq_of[order[q_start[x] : q_start[x + 1]]]:
+            unknown[e2] -= 1
+            if unknown[e2] == 1:
+                queue.append(e2)
+    return known, derived
+
+
+def _released_sources(x: int, eqs: Equations, derived: dict[int, int], shown: np.ndarray) -> set[int]:
+    """The released cells whose quantities the derivation of quantity `x` used."""
+    out: set[int] = set()
+    stack, seen = [x], set()
+    while stack:
+        y = stack.pop()
+        if y in seen:
+            continue
+        seen.add(y)
+        if shown[y]:
+            out.add(y // 3)
+        elif y in derived:
+            stack.extend(m for m in eqs.members[derived[y]] if m != y)
+    return out
+
+
+def exposed(num, den, withheld, primary, known: np.ndarray, threshold: int) -> list[tuple[int, int]]:
+    """(cell, quantity id) of every withheld primary cell with a small quantity now known."""
+    values = np.stack([num, den, den - num], axis=1)
+    small = (values >= 1) & (values <= threshold) & known.reshape(-1, 3)
+    small &= (np.asarray(withheld) & np.asarray(primary))[:, None]
+    cells = np.flatnonzero(small.any(axis=1))
+    return [(int(i), q(int(i), int(np.argmax(small[i])))) for i in cells]
+
+
+def pinned_by_floors(values: np.ndarray, floors: np.ndarray, eqs: Equations, known: np.ndarray) -> list[int]:
+    """Equations whose unknown parts are pinned by their lower bounds: the total and the
+    other parts are known, so the unknown parts' sum is known, and it equals the sum of their
+    floors (a row present in a table has a denominator of at least 1), so each part is at its
+    floor. Returns the equation indices (the attack by bounds that substitution misses)."""
+    flat, eq_of, starts = eqs.arrays()
+    n = len(starts) - 1
+    is_part = np.ones(len(flat), dtype=bool)
+    is_part[starts[:-1]] = False
+    unknown = is_part & ~known[flat]
+    count = np.bincount(eq_of[unknown], minlength=n)
+    total = np.bincount(eq_of[unknown], weights=values[flat[unknown]], minlength=n)
+    floor = np.bincount(eq_of[unknown], weights=floors[flat[unknown]], minlength=n)
+    ok = np.asarray(eqs.is_sum, dtype=bool) & known[flat[starts[:-1]]] & (count >= 2) & (total == floor)
+    return [int(e) for e in np.flatnonzero(ok)]
+
+
+def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_withhold=None, present=None) -> np.ndarray:
+    """The withheld mask grown until the substitution attack exposes no primary cell.
+    `can_withhold` limits which cells may be added (default: any); an exposure that only
+    cells outside it explain is left as it is (the report cannot take back an aud_* cell:
+    the audit protects the periods it knows, see docs/measures.md). `present` marks cells
+    whose denominator is known to be at least 1 (a row in a table; default: all)."""
+    num = np.asarray(num, dtype=np.int64)
+    den = np.asarray(den, dtype=np.int64)
+    out = np.array(withheld, dtype=bool)
+    primary = np.asarray(primary, dtype=bool)
+    allowed = np.ones(len(out), dtype=bool) if can_withhold is None else np.asarray(can_withhold, dtype=bool)
+    n_q = 3 * len(out)
+    values = np.stack([num, den, den - num], axis=1).reshape(-1)
+    floors = np.zeros(n_q, dtype=np.int64)
+    floors[DEN::3] = 1 if present is None else np.asarray(present, dtype=np.int64)
+    while True:
+        shown = np.repeat(~out, 3)
+        known, derived = attack(n_q, eqs, shown)
+        pinned = pinned_by_floors(values, floors, eqs, known)
+        before = known.copy()
+        for e in pinned:  # each unknown part of these is at its floor: as good as known
+            known[list(eqs.members[e][1:])] = True
+        found = exposed(num, den, out, primary, known, threshold)
+        if not found:
+            return out
+        pinned_by = {x: e for e in pinned for x in eqs.members[e][1:] if not before[x]}
+        picks = set()
+        for _cell, x in found:
+            if x in pinned_by:  # the cells that made the total and the other parts known
+                members = [m for m in eqs.members[pinned_by[x]] if before[m]]
+                feeding = set().union(*(_released_sources(m, eqs, derived, shown) for m in members))
+            else:
+                feeding = _released_sources(x, eqs, derived, shown)
+            candidates = [c for c in feeding if allowed[c] and not out[c]]
+            if candidates:
+                picks.add(min(candidates, key=lambda c: (den[c], num[c], c)))
+        if not picks:
+            return out
+        out[sorted(picks)] = True
+
+
+# The identities between measures at one cell key (docs/measures.md), as (measure, category,
+# quantity) terms that an attacker can combine: each list's members are tied by one equation.
+def cross_measure(at: dict[tuple[str, str], int], categories: Sequence[str]) -> list[list[int | None]]:
+    """Equations between the measures' cells at one cell key; `at` maps (measure_id, category)
+    to the cell index (absent: the measure has no episode there, a known 0)."""
+
+    def Q(measure: str, part: int, category: str = "all") -> int | None:
+        i = at.get((measure, category))
+        return None if i is None else q(i, part)
+
+    agents = ("iron_untested", "b12_untested", "folate_untested")
+    out = [
+        [Q("iron_untested", DEN), Q("iron_monitored", DEN)],  # both: iron episodes
+        [Q("tested_after_only", DEN), *(Q(a, DEN) for a in agents)],  # all episodes
+        [Q("just_in_case", DEN), Q("b12_untested", DEN), Q("folate_untested", DEN)],  # B12 + folate episodes
+        # tested before the start = episodes - untested (testing_status has three values)
+        [Q("treated_despite_normal", DEN), *(Q(a, COMP) for a in agents)],
+    ]
+    out += [[Q("iron_failed", NUM), Q("failure_causes", DEN, c)] for c in categories]  # failed episodes
+    return out
+
+
+def aud_equations(cells: pd.DataFrame, categories: Sequence[str]) -> Equations:
+    """Every identity between the aud_* cells in `cells` (positional rows 0..n-1 of the
+    system; CELL_KEYS columns), except den = num + comp (`Equations.cells`)."""
+    from pipeline.audit.disclosure import table_constraints
+
+    eqs = Equations()
+    t = cells.reset_index(drop=True)
+    for _, idx in t.groupby("measure_id", sort=True).indices.items():
+        for total, parts in table_constraints(t.iloc[idx]):
+            eqs.sums(int(idx[total]), [int(idx[p]) for p in parts])
+    keys = list(zip(*(t[k] for k in KEY), strict=True))
+    at: dict[tuple, dict[tuple[str, str], int]] = defaultdict(dict)
+    for i, (k, m, c) in enumerate(zip(keys, t.measure_id, t.category, strict=True)):
+        at[k][(m, c)] = i
+    for cell_at in at.values():
+        for members in cross_measure(cell_at, categories):
+            eqs.add(members)
+    return eqs

@@ -1,0 +1,71 @@
+"""Disclosure across tables (pipeline/audit/differencing.py): the issue's attack, literally.
+Every failure_causes row repeats the failed-episode count, which is also the iron_failed
+numerator; when the per-table rules pick different partners for a small sex-U cell, all - F - M
+gives the withheld count back. The joint pass must stop that."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from pipeline.audit import disclosure
+from pipeline.audit.differencing import DEN, NUM, Equations, attack, aud_equations, protect, q
+
+T = 7
+CATS = ("c1", "c2")
+
+
+def _cell(measure, category, value, num, den):
+    return {"measure_id": measure, "category": category, "period_type": "quarter", "period_start": date(2024, 1, 1),
+            "group_by": "all" if value == "all" else "sex", "group_value": value, "numerator": num,
+            "denominator": den}  # fmt: skip
+
+
+def _tables():
+    # failed / assessable per sex: F 20/50, M 22/45, U 3/5 (U is small)
+    failed = pd.DataFrame([_cell("iron_failed", "all", g, n, d)
+                           for g, n, d in (("all", 45, 100), ("F", 20, 50), ("M", 22, 45), ("U", 3, 5))])  # fmt: skip
+    dens = (("all", 45), ("F", 20), ("M", 22), ("U", 3))  # failed episodes per sex, on every cause row
+    nums = {"c1": (23, 10, 12, 1), "c2": (22, 9, 13, 0)}
+    causes = pd.DataFrame([_cell("failure_causes", c, g, n, d) for c in CATS
+                           for (g, d), n in zip(dens, nums[c], strict=True)])  # fmt: skip
+    return [disclosure.apply(t, T, 0) for t in (failed, causes)]
+
+
+def _exposed(cells: pd.DataFrame, withheld) -> list[tuple[str, str, str]]:
+    eqs = aud_equations(cells, CATS)
+    eqs.cells(len(cells))
+    known, _ = attack(3 * len(cells), eqs, np.repeat(~np.asarray(withheld), 3))
+    out = []
+    for i, r in cells.reset_index(drop=True).iterrows():
+        for part, v in ((NUM, r.numerator), (DEN, r.denominator)):
+            if withheld[i] and 1 <= v <= T and known[q(i, part)]:
+                out.append((r.measure_id, r.category, r.group_value))
+    return out
+
+
+def test_per_table_rules_alone_leave_the_sex_u_count_recoverable():
+    cells = pd.concat(_tables(), ignore_index=True)
+    # iron_failed hides U and M (den 45 < 50); failure_causes hides U and F (den 20 < 22)
+    assert set(cells[cells.is_suppressed].group_value) == {"U", "M", "F"}
+    assert ("iron_failed", "all", "U") in _exposed(cells, cells.is_suppressed.to_numpy())
+
+
+def test_the_joint_pass_withholds_until_nothing_small_is_recoverable():
+    cells = pd.concat(_tables(), ignore_index=True)
+    primary = cells.suppression.eq("primary").to_numpy()
+    eqs = aud_equations(cells, CATS)
+    eqs.cells(len(cells))
+    out = protect(cells.numerator, cells.denominator, cells.is_suppressed.to_numpy(), primary, eqs, T)
+    assert _exposed(cells, out) == []
+    assert out.sum() > cells.is_suppressed.sum()  # it had to withhold more
+    assert not out[(cells.group_value == "all").to_numpy()].any()  # and not the totals
+
+
+def test_an_equation_with_one_unknown_gives_it_away_and_two_do_not():
+    eqs = Equations()
+    eqs.add([q(0, NUM), q(1, NUM), q(2, NUM)])
+    known, derived = attack(9, eqs, [True] * 3 + [False] * 3 + [True] * 3)
+    assert known[q(1, NUM)] and derived[q(1, NUM)] == 0
+    known, _ = attack(9, eqs, [True] * 3 + [False] * 6)
+    assert not known[q(1, NUM)] and not known[q(2, NUM)]
