@@ -28,6 +28,29 @@ DbOption = typer.Option(DEFAULT_DB, "--db", help="DuckDB warehouse file.")
 ConfigOption = typer.Option(None, "--config", help="TOML file overriding pipeline/defaults.toml.")
 
 
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOption = typer.Option(Engine.duckdb, "--engine", help="duckdb: the --db file; spark: the --spark-warehouse.")
+MasterOption = typer.Option("local[*]", "--spark-master", help="Spark master URL (with --engine spark).")
+WarehouseOption = typer.Option(
+    Path("data/processed/spark-warehouse"),
+    "--spark-warehouse",
+    help="Spark warehouse folder (spark.sql.warehouse.dir).",
+)
+
+
+def _where(engine: Engine, db: Path, master: str, warehouse: Path):
+    """The warehouse the steps work on: the DuckDB file, or the Spark warehouse."""
+    if engine is Engine.duckdb:
+        return db
+    from pipeline import steps
+
+    return steps.spark_warehouse(warehouse, master)
+
+
 class Source(StrEnum):
     csv = "csv"
     omop = "omop"
@@ -103,10 +126,13 @@ def load(
     input: Path = typer.Option(..., "--input", help="Folder (csv, omop, mimic) or DuckDB file (omop)."),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: Path = WarehouseOption,
 ):
     """Load source files into raw_* tables (same file twice adds nothing)."""
     with _timed("load"):
-        do_load(source, input, db, _config(config))
+        do_load(source, input, _where(engine, db, spark_master, spark_warehouse), _config(config))
 
 
 def print_reconciliation(rows: list[dict]) -> None:
@@ -129,10 +155,16 @@ def do_validate(db: Path, cfg) -> list[dict]:
 
 
 @app.command()
-def validate(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def validate(
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: Path = WarehouseOption,
+):
     """Validate raw rows into stg_* tables and the quarantine (with reasons); print the reconciliation."""
     with _timed("validate"):
-        do_validate(db, _config(config))
+        do_validate(_where(engine, db, spark_master, spark_warehouse), _config(config))
 
 
 def do_classify(db: Path, cfg) -> dict:
@@ -144,10 +176,16 @@ def do_classify(db: Path, cfg) -> dict:
 
 
 @app.command()
-def classify(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def classify(
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: Path = WarehouseOption,
+):
     """Build episodes, iron_outcomes and failure_causes from the staged tables."""
     with _timed("classify"):
-        do_classify(db, _config(config))
+        do_classify(_where(engine, db, spark_master, spark_warehouse), _config(config))
 
 
 def do_audit(db: Path, cfg) -> dict:
@@ -159,10 +197,16 @@ def do_audit(db: Path, cfg) -> dict:
 
 
 @app.command()
-def audit(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def audit(
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: Path = WarehouseOption,
+):
     """Compute the audit measures (rates, Wilson CIs, disclosure control) into aud_* tables."""
     with _timed("audit"):
-        do_audit(db, _config(config))
+        do_audit(_where(engine, db, spark_master, spark_warehouse), _config(config))
 
 
 def do_report(db: Path, out: Path, cfg, period_from, period_to, by, manifest_extra=None) -> Path:
@@ -188,11 +232,19 @@ def report(
     by: Optional[GroupBy] = typer.Option(None, "--by", help="Group measures by this field."),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: Path = WarehouseOption,
 ):
     """Write the report folder: index.html, audit.xlsx, csv/, local-only case lists, manifest.json."""
     with _timed("report"):
         folder = do_report(
-            db, out, _config(config), _date(period_from, "--from"), _date(period_to, "--to"), by.value if by else None
+            _where(engine, db, spark_master, spark_warehouse),
+            out,
+            _config(config),
+            _date(period_from, "--from"),
+            _date(period_to, "--to"),
+            by.value if by else None,
         )
     say(f"report: {folder}/index.html")
 
@@ -213,6 +265,9 @@ def run(
     ),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: Path = WarehouseOption,
 ):
     """The whole job: (synth) -> load -> validate -> classify -> audit -> report."""
     from pipeline import steps
@@ -220,7 +275,8 @@ def run(
     cfg = _config(config)
     t0 = time.perf_counter()
     steps.check_output(out)
-    if fresh and db.exists():
+    db = _where(engine, db, spark_master, spark_warehouse)
+    if fresh and steps.exists(db):
         say(f"[fresh] emptying the previous warehouse {db}")
         steps.fresh(db)
     if input is None:

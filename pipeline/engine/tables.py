@@ -20,6 +20,7 @@ __all__ = [
     "drop",
     "exists",
     "ibis_schema",
+    "replace_empty",
     "write",
     "write_frame",
 ]
@@ -60,6 +61,12 @@ def create_empty(con, name: str, table_name: str | None = None) -> None:
     target = table_name or name
     if target not in con.list_tables():
         con.create_table(target, schema=ibis_schema(name))
+
+
+def replace_empty(con, name: str) -> None:
+    """Replace `name` with an empty table of its declared columns."""
+    con.drop_table(name, force=True)
+    con.create_table(name, schema=ibis_schema(name))
 
 
 def append(con, name: str, expr: ibis.Table) -> None:
