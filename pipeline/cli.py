@@ -36,13 +36,13 @@ class Engine(StrEnum):
 EngineOption = typer.Option(Engine.duckdb, "--engine", help="duckdb: the --db file; spark: the --spark-warehouse.")
 MasterOption = typer.Option("local[*]", "--spark-master", help="Spark master URL (with --engine spark).")
 WarehouseOption = typer.Option(
-    Path("data/processed/spark-warehouse"),
+    "data/processed/spark-warehouse",
     "--spark-warehouse",
-    help="Spark warehouse folder (spark.sql.warehouse.dir).",
+    help="Spark warehouse folder or URI (spark.sql.warehouse.dir).",
 )
 
 
-def _where(engine: Engine, db: Path, master: str, warehouse: Path):
+def _where(engine: Engine, db: Path, master: str, warehouse: str):
     """The warehouse the steps work on: the DuckDB file, or the Spark warehouse."""
     if engine is Engine.duckdb:
         return db
@@ -128,7 +128,7 @@ def load(
     config: Optional[Path] = ConfigOption,
     engine: Engine = EngineOption,
     spark_master: str = MasterOption,
-    spark_warehouse: Path = WarehouseOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """Load source files into raw_* tables (same file twice adds nothing)."""
     with _timed("load"):
@@ -160,7 +160,7 @@ def validate(
     config: Optional[Path] = ConfigOption,
     engine: Engine = EngineOption,
     spark_master: str = MasterOption,
-    spark_warehouse: Path = WarehouseOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """Validate raw rows into stg_* tables and the quarantine (with reasons); print the reconciliation."""
     with _timed("validate"):
@@ -181,7 +181,7 @@ def classify(
     config: Optional[Path] = ConfigOption,
     engine: Engine = EngineOption,
     spark_master: str = MasterOption,
-    spark_warehouse: Path = WarehouseOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """Build episodes, iron_outcomes and failure_causes from the staged tables."""
     with _timed("classify"):
@@ -202,7 +202,7 @@ def audit(
     config: Optional[Path] = ConfigOption,
     engine: Engine = EngineOption,
     spark_master: str = MasterOption,
-    spark_warehouse: Path = WarehouseOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """Compute the audit measures (rates, Wilson CIs, disclosure control) into aud_* tables."""
     with _timed("audit"):
@@ -234,7 +234,7 @@ def report(
     config: Optional[Path] = ConfigOption,
     engine: Engine = EngineOption,
     spark_master: str = MasterOption,
-    spark_warehouse: Path = WarehouseOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """Write the report folder: index.html, audit.xlsx, csv/, local-only case lists, manifest.json."""
     with _timed("report"):
@@ -267,7 +267,7 @@ def run(
     config: Optional[Path] = ConfigOption,
     engine: Engine = EngineOption,
     spark_master: str = MasterOption,
-    spark_warehouse: Path = WarehouseOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """The whole job: (synth) -> load -> validate -> classify -> audit -> report."""
     from pipeline import steps

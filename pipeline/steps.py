@@ -48,12 +48,12 @@ def warehouse(db: Path, read_only: bool = False, create: bool = False, config: C
         con.disconnect()
 
 
-def spark_warehouse(warehouse: Path, master: str = "local[*]"):
-    """The Spark warehouse at `warehouse` (Spark's spark.sql.warehouse.dir), run on `master`:
-    pass it as `db` to any step to run that step on Spark."""
+def spark_warehouse(warehouse: str | Path, master: str = "local[*]"):
+    """The Spark warehouse at `warehouse` (Spark's spark.sql.warehouse.dir: a folder or a
+    URI), run on `master`: pass it as `db` to any step to run that step on Spark."""
     from pipeline.engine import SparkWarehouse
 
-    return SparkWarehouse(Path(warehouse), master)
+    return SparkWarehouse(str(warehouse), master)
 
 
 def exists(db) -> bool:

@@ -40,9 +40,10 @@ def _local_cores(master: str) -> int:
 
 @dataclass(frozen=True)
 class SparkWarehouse:
-    """Where the Spark warehouse lives and which master runs it. `conf` adds Spark settings."""
+    """Where the Spark warehouse lives (a folder, or a URI such as s3a://bucket/warehouse)
+    and which master runs it. `conf` adds Spark settings."""
 
-    warehouse: Path
+    warehouse: str
     master: str = DEFAULT_MASTER
     conf: tuple[tuple[str, str], ...] = field(default=())
 
@@ -50,17 +51,22 @@ class SparkWarehouse:
     def is_local(self) -> bool:
         return self.master.startswith("local")
 
+    @property
+    def location(self) -> str:
+        """The warehouse as Spark is given it: a URI unchanged, a local folder made absolute."""
+        return self.warehouse if "://" in self.warehouse else str(Path(self.warehouse).absolute())
+
     def exists(self) -> bool:
         """A local warehouse exists once load made its catalog; a cluster's catalog always does."""
-        return not self.is_local or (Path(self.warehouse) / "metastore_db").exists()
+        return not self.is_local or (Path(self.location) / "metastore_db").exists()
 
     def __str__(self) -> str:
         return f"{self.warehouse} (spark {self.master})"
 
 
 def _builder_conf(target: SparkWarehouse) -> dict[str, str]:
-    wh = Path(target.warehouse).absolute()
-    conf = {"spark.sql.warehouse.dir": str(wh), "spark.sql.session.timeZone": "UTC"}
+    wh = target.location
+    conf = {"spark.sql.warehouse.dir": wh, "spark.sql.session.timeZone": "UTC"}
     if target.is_local:
         # Spark's 200 shuffle partitions would be 200 tiny tasks per join on one machine.
         conf |= LOCAL_CONF | {"spark.sql.shuffle.partitions": str(2 * _local_cores(target.master))}
@@ -83,16 +89,18 @@ def session(target: SparkWarehouse):
                         "(or pip install 'anemia-audit[spark]')") from None  # fmt: skip
 
     active = SparkSession.getActiveSession()
-    wanted = str(Path(target.warehouse).absolute())
+    if active is not None and not target.is_local:
+        return active  # a cluster's session (Databricks, spark-submit) with its own catalog
     if active is not None:
-        have = active.conf.get("spark.sql.warehouse.dir", "")
-        if have.removeprefix("file:") != wanted:
+        have = active.conf.get("spark.sql.warehouse.dir", "").removeprefix("file:")
+        if have != target.location:
             raise UserError(f"a Spark session with warehouse {have} is already running in this process; "
-                            f"cannot switch to {wanted}")  # fmt: skip
+                            f"cannot switch to {target.location}")  # fmt: skip
         return active
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise UserError("--engine spark needs Java 17 (apt-get install openjdk-17-jre-headless, or set JAVA_HOME)")
-    Path(target.warehouse).mkdir(parents=True, exist_ok=True)
+    if target.is_local:
+        Path(target.location).mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.master(target.master).appName("anemia-audit")
     for key, value in _builder_conf(target).items():
         builder = builder.config(key, value)
@@ -130,9 +138,12 @@ def scratch_table(con, name: str, expr) -> ibis.Table:
 
 
 def empty_warehouse(target: SparkWarehouse) -> int:
-    """Drop every table of the warehouse's current database; returns how many."""
+    """Drop the pipeline's tables (registered names, aud_*, scratch tables) from the
+    warehouse's current database; returns how many. Other tables of a shared catalog stay."""
+    from pipeline.engine.registry import REGISTRY
+
     con = connect(target)
-    names = [t for t in con.list_tables() if not t.startswith("ibis_")]
+    names = [t for t in con.list_tables() if t in REGISTRY or t.startswith(("aud_", "_cand_"))]
     for name in names:
         con.drop_table(name, force=True)
     return len(names)

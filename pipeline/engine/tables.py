@@ -8,12 +8,14 @@ lacks a declared column or carries an undeclared one (so code and registry canno
 from __future__ import annotations
 
 import ibis
+import ibis.expr.datatypes as dt
 
 from pipeline.engine.registry import ibis_schema, spec
 
 __all__ = [
     "RegistryError",
     "append",
+    "as_read_back",
     "conform",
     "count",
     "create_empty",
@@ -44,6 +46,14 @@ def conform(name: str, expr: ibis.Table) -> ibis.Table:
         col = expr[c.name]
         cols.append(col if col.type().copy(nullable=True) == c.ibis_type else col.cast(c.ibis_type).name(c.name))
     return expr.select(*cols)
+
+
+def as_read_back(dtype: dt.DataType, engine: str) -> dt.DataType:
+    """The type a column declared as `dtype` has when read back from `engine`: Spark stores
+    timestamps to the microsecond, as DuckDB does, but reports them without a scale."""
+    if engine == "pyspark" and dtype.is_timestamp():
+        return dt.Timestamp(timezone=dtype.timezone, nullable=dtype.nullable)
+    return dtype
 
 
 def write(con, name: str, expr: ibis.Table) -> None:
