@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import ibis
 
 DEFAULT_MASTER = "local[*]"
-LOCAL_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
+LOCAL_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "2g"}
 
 
 def _local_cores(master: str) -> int:
@@ -46,6 +46,9 @@ class SparkWarehouse:
     warehouse: str
     master: str = DEFAULT_MASTER
     conf: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self):
+        object.__setattr__(self, "warehouse", str(self.warehouse))  # a Path is welcome too
 
     @property
     def is_local(self) -> bool:
@@ -111,15 +114,50 @@ def session(target: SparkWarehouse):
 
 def _backend_class():
     import ibis
+    import ibis.expr.operations as ops
+    import sqlglot.expressions as sge
     from ibis.backends.pyspark import Backend
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
     ibis.pyspark  # noqa: B018  (loading the backend registers its options, ibis.options.pyspark)
+
+    class Compiler(PySparkCompiler):
+        """Ibis 12 compiles strip() to TRIM(x, ' \t\n\r\v\f'), and Spark reads '\v' and
+        '\f' in a literal as the letters v and f: 'fL' was trimmed to 'L' and 'iv' to 'i'.
+        Strip Java's whitespace class instead, the same characters DuckDB strips."""
+
+        SIMPLE_OPS = {k: v for k, v in PySparkCompiler.SIMPLE_OPS.items() if k not in (ops.LStrip, ops.RStrip)}  # noqa: RUF012
+
+        def _strip(self, arg, pattern: str):
+            return self.f.regexp_replace(arg, sge.convert(pattern), sge.convert(""))
+
+        def visit_Strip(self, op, *, arg):
+            return self._strip(arg, r"^\s+|\s+$")
+
+        def visit_LStrip(self, op, *, arg):
+            return self._strip(arg, r"^\s+")
+
+        def visit_RStrip(self, op, *, arg):
+            return self._strip(arg, r"\s+$")
 
     class SparkBackend(Backend):
         """Ibis' PySpark backend whose `disconnect` leaves the process's session running."""
 
+        compiler = Compiler()
+
         def disconnect(self) -> None:
             pass
+
+        def _create_cached_table(self, name, expr):
+            # `.cache()` (classify's intermediate steps, audit's population) as a local
+            # checkpoint: computed once and cut from its lineage. A cached DataFrame keeps the
+            # whole plan, and each later step re-analyses every plan below it: the plans
+            # grew until the driver ran out of memory.
+            self._run_pre_execute_hooks(expr)
+            df = self._session.sql(self.compile(expr)).localCheckpoint(eager=True)
+            df.createOrReplaceTempView(name)
+            self._cached_dataframes[name] = df
+            return self.table(name)
 
     return SparkBackend
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from pipeline import steps
 from pipeline.cli import app
 from pipeline.config import load_config
-from pipeline.engine.spark import SparkWarehouse, _local_cores, _raw_batch
+from pipeline.engine.spark import SparkWarehouse, _backend_class, _local_cores, _raw_batch
 
 PATIENTS = 400
 SEED = 11
@@ -53,6 +53,16 @@ def test_a_source_batch_gets_row_ids_provenance_and_nulls_for_absent_columns():
 )
 def test_local_cores_are_read_from_the_master(master, cores):
     assert _local_cores(master) == cores
+
+
+def test_strip_on_spark_removes_whitespace_only_not_the_letters_v_and_f():
+    # ibis 12 sent TRIM(x, ' \t\n\r\v\f') and Spark read '\v' '\f' as v and f ('fL' -> 'L', 'iv' -> 'i')
+    import ibis
+
+    t = ibis.table({"unit": "string"}, name="t")
+    sql = _backend_class().compiler.to_sqlglot(t.select(u=t.unit.strip())).sql("spark")
+    assert "TRIM" not in sql.upper()
+    assert r"'^\\s+|\\s+$'" in sql  # Java's \s: space, tab, newline, CR, vertical tab, form feed
 
 
 def test_a_step_on_a_spark_warehouse_that_was_never_loaded_is_one_line(tmp_path):
