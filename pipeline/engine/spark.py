@@ -117,6 +117,7 @@ def _backend_class():
     import ibis.expr.operations as ops
     import sqlglot.expressions as sge
     from ibis.backends.pyspark import Backend
+    from ibis.backends.pyspark.datatypes import PySparkSchema
     from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
     ibis.pyspark  # noqa: B018  (loading the backend registers its options, ibis.options.pyspark)
@@ -154,7 +155,13 @@ def _backend_class():
             # whole plan, and each later step re-analyses every plan below it: the plans
             # grew until the driver ran out of memory.
             self._run_pre_execute_hooks(expr)
-            df = self._session.sql(self.compile(expr)).localCheckpoint(eager=True)
+            df = self._session.sql(self.compile(expr))
+            want = PySparkSchema.from_ibis(expr.schema())
+            if [f.dataType for f in df.schema] != [f.dataType for f in want]:
+                # Spark types a literal by its value (an int8 literal reads back as INT):
+                # keep Ibis' types, or a later union with the same literal is refused.
+                df = df.select([df[f.name].cast(f.dataType).alias(f.name) for f in want])
+            df = df.localCheckpoint(eager=True)
             df.createOrReplaceTempView(name)
             self._cached_dataframes[name] = df
             return self.table(name)

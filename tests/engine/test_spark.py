@@ -22,7 +22,7 @@ from pipeline.cli import app
 from pipeline.config import load_config
 from pipeline.engine.spark import SparkWarehouse, _backend_class, _local_cores, _raw_batch
 
-PATIENTS = 400
+PATIENTS = 300
 SEED = 11
 
 
