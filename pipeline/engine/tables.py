@@ -22,6 +22,7 @@ __all__ = [
     "drop",
     "exists",
     "ibis_schema",
+    "joined_in_order",
     "replace_empty",
     "write",
     "write_frame",
@@ -54,6 +55,14 @@ def as_read_back(dtype: dt.DataType, engine: str) -> dt.DataType:
     if engine == "pyspark" and dtype.is_timestamp():
         return dt.Timestamp(timezone=dtype.timezone, nullable=dtype.nullable)
     return dtype
+
+
+def joined_in_order(value: ibis.Value, order_by: ibis.Value, sep: str) -> ibis.Value:
+    """Aggregate: the group's non-null `value`s joined by `sep`, in the order of `order_by`
+    (ties by value). Spark refuses group_concat(order_by=...); a sorted array of (order,
+    value) pairs gives the same text on every engine."""
+    pairs = ibis.struct({"k": order_by, "v": value}).collect(where=value.notnull())
+    return pairs.sort().map(lambda p: p.v).join(sep)
 
 
 def write(con, name: str, expr: ibis.Table) -> None:
