@@ -149,6 +149,14 @@ def _backend_class():
         def disconnect(self) -> None:
             pass
 
+        def _register_in_memory_table(self, op) -> None:
+            # In-memory tables (code lists, the aud_* frames) reach Spark through Arrow:
+            # from pandas a NaN arrives as NaN, not null, and Spark's NaN is a value.
+            # Arrow reads it as missing, as DuckDB does.
+            table = op.data.to_pyarrow(op.schema)
+            df = self._session.createDataFrame(table, schema=PySparkSchema.from_ibis(op.schema))
+            df.createOrReplaceTempView(op.name)
+
         def _create_cached_table(self, name, expr):
             # `.cache()` (classify's intermediate steps, audit's population) as a local
             # checkpoint: computed once and cut from its lineage. A cached DataFrame keeps the
