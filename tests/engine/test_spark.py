@@ -26,7 +26,18 @@ PATIENTS = 300
 SEED = 11
 
 
-# --- without Spark -----------------------------------------------------------------------
+def _spark_available() -> bool:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
+
+
+needs_spark = pytest.mark.skipif(not _spark_available(), reason="needs the spark extra and Java (make spark)")
+
+
+# --- without a SparkSession ---------------------------------------------------------------
 
 
 def test_a_source_batch_gets_row_ids_provenance_and_nulls_for_absent_columns():
@@ -55,6 +66,7 @@ def test_local_cores_are_read_from_the_master(master, cores):
     assert _local_cores(master) == cores
 
 
+@needs_spark
 def test_strip_on_spark_removes_whitespace_only_not_the_letters_v_and_f():
     # ibis 12 sent TRIM(x, ' \t\n\r\v\f') and Spark read '\v' '\f' as v and f ('fL' -> 'L', 'iv' -> 'i')
     import ibis
@@ -78,14 +90,6 @@ def test_a_cluster_warehouse_exists_in_its_catalog_a_local_one_once_loaded(tmp_p
 
 
 # --- on local Spark ----------------------------------------------------------------------
-
-
-def _spark_available() -> bool:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return False
-    return shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
 
 
 def _frame(con, name: str) -> pd.DataFrame:
@@ -112,7 +116,7 @@ def _differences(duck, spark, name: str) -> list[str]:
 
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.skipif(not _spark_available(), reason="needs the spark extra and Java (make spark)")
+@needs_spark
 def test_the_audit_on_spark_equals_the_audit_on_duckdb(tmp_path):
     cohort = tmp_path / "in"
     steps.synth(PATIENTS, SEED, cohort)
