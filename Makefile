@@ -20,7 +20,7 @@ BENCH_PROFILE ?= default
 BENCH_WORK ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run synth load validate classify audit report lint format test test-fast fuzz bench notebook browser clean
+.PHONY: help setup spark run synth load validate classify audit report lint format test test-fast fuzz bench notebook browser clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,15 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 setup: $(VENV)/.synced ## Install uv (if missing) and the locked environment
+
+# The Spark extra on top of the locked environment (a plain `uv sync` removes it again, so
+# this stamp is older than .synced after any re-sync and runs again).
+$(VENV)/.spark: $(VENV)/.synced
+	$(UV) sync --locked --quiet --extra spark
+	@touch $@
+
+spark: $(VENV)/.spark ## Install the Spark extra (PySpark) and, when java is missing, a Debian Java runtime
+	@bash scripts/ensure-java.sh
 
 run: setup ## Whole job: synthetic cohort (or INPUT=folder [FRESH=1 | APPEND=1]), load, validate, classify, audit, report
 	$(RUN) run $(if $(INPUT),--input $(INPUT) $(if $(FRESH),--fresh) $(if $(APPEND),--append),--fresh --patients $(PATIENTS) --seed $(SEED) --synth-out $(SYNTH_OUT)) --db $(DB) --out $(REPORTS) --by $(BY)
@@ -69,7 +78,7 @@ format: setup ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: setup browser lint ## Lint, then run the whole test suite (installs chromium for the browser tests)
+test: setup spark browser lint ## Lint, then run the whole test suite (installs PySpark + Java and chromium for their tests)
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: setup ## Run the tests without the slow end-to-end ones

@@ -28,6 +28,29 @@ DbOption = typer.Option(DEFAULT_DB, "--db", help="DuckDB warehouse file.")
 ConfigOption = typer.Option(None, "--config", help="TOML file overriding pipeline/defaults.toml.")
 
 
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOption = typer.Option(Engine.duckdb, "--engine", help="duckdb: the --db file; spark: the --spark-warehouse.")
+MasterOption = typer.Option("local[*]", "--spark-master", help="Spark master URL (with --engine spark).")
+WarehouseOption = typer.Option(
+    "data/processed/spark-warehouse",
+    "--spark-warehouse",
+    help="Spark warehouse folder or URI (spark.sql.warehouse.dir).",
+)
+
+
+def _where(engine: Engine, db: Path, master: str, warehouse: str):
+    """The warehouse the steps work on: the DuckDB file, or the Spark warehouse."""
+    if engine is Engine.duckdb:
+        return db
+    from pipeline import steps
+
+    return steps.spark_warehouse(warehouse, master)
+
+
 class Source(StrEnum):
     csv = "csv"
     omop = "omop"
@@ -169,13 +192,16 @@ def load(
     input: Path = typer.Option(..., "--input", help="Folder (csv, omop, mimic) or DuckDB file (omop)."),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """Load source files into raw_* tables (same file twice adds nothing)."""
     from pipeline import steps
 
     cfg = _config(config)
     with Terminal() as show:
-        steps.load(source.value, input, db, cfg, progress=show)
+        steps.load(source.value, input, _where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
 
 
 def print_reconciliation(rows: list[dict]) -> None:
@@ -190,35 +216,53 @@ def print_reconciliation(rows: list[dict]) -> None:
 
 
 @app.command()
-def validate(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def validate(
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: str = WarehouseOption,
+):
     """Validate raw rows into stg_* tables and the quarantine (with reasons); print the reconciliation."""
     from pipeline import steps
 
     cfg = _config(config)
     with Terminal() as show:
-        rows = steps.validate(db, cfg, progress=show)
+        rows = steps.validate(_where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
     print_reconciliation(rows)
 
 
 @app.command()
-def classify(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def classify(
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: str = WarehouseOption,
+):
     """Build episodes, iron_outcomes and failure_causes from the staged tables."""
     from pipeline import steps
 
     cfg = _config(config)
     with Terminal() as show:
-        counts = steps.classify(db, cfg, progress=show)
+        counts = steps.classify(_where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
     say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
 
 @app.command()
-def audit(db: Path = DbOption, config: Optional[Path] = ConfigOption):
+def audit(
+    db: Path = DbOption,
+    config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: str = WarehouseOption,
+):
     """Compute the audit measures (rates, Wilson CIs, disclosure control) into aud_* tables."""
     from pipeline import steps
 
     cfg = _config(config)
     with Terminal() as show:
-        counts = steps.audit(db, cfg, progress=show)
+        counts = steps.audit(_where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
     say(f"  {len(counts)} measures written to aud_* tables")
 
 
@@ -239,13 +283,24 @@ def report(
     by: Optional[GroupBy] = typer.Option(None, "--by", help="Group measures by this field."),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """Write the report folder: index.html, audit.xlsx, csv/, local-only case lists, manifest.json."""
     from pipeline import steps
 
     cfg, start, end = _config(config), _date(period_from, "--from"), _date(period_to, "--to")
     with Terminal() as show:
-        folder = steps.report(db, out, cfg, start, end, by.value if by else None, progress=show)
+        folder = steps.report(
+            _where(engine, db, spark_master, spark_warehouse),
+            out,
+            cfg,
+            start,
+            end,
+            by.value if by else None,
+            progress=show,
+        )
     say(f"report: {folder}/index.html")
 
 
@@ -268,6 +323,9 @@ def run(
     ),
     db: Path = DbOption,
     config: Optional[Path] = ConfigOption,
+    engine: Engine = EngineOption,
+    spark_master: str = MasterOption,
+    spark_warehouse: str = WarehouseOption,
 ):
     """The whole job: (synth) -> load -> validate -> classify -> audit -> report.
 
@@ -280,7 +338,8 @@ def run(
     cfg = _config(config)
     t0 = time.perf_counter()
     steps.check_output(out)
-    if fresh and db.exists():
+    db = _where(engine, db, spark_master, spark_warehouse)
+    if fresh and steps.exists(db):
         say(f"[fresh] emptying the previous warehouse {db}")
         steps.fresh(db)
     with Terminal() as show:

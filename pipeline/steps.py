@@ -30,16 +30,32 @@ from pipeline.progress import Counted, Note, Planned, Progress, quiet, step
 @contextmanager
 def warehouse(db: Path, read_only: bool = False, create: bool = False, config: Config | None = None):
     """The warehouse at `db`, closed on exit. Without `create`, a missing file is a user
-    error. `config` applies its `[engine]` settings (memory limit, threads, spill folder)."""
-    from pipeline.engine import connect
+    error. `config` applies its `[engine]` settings (memory limit, threads, spill folder).
+    `db` is a DuckDB file or a `SparkWarehouse` (`spark_warehouse`): the steps are the same."""
+    from pipeline.engine import connect, warehouse_exists
 
-    if not create and not Path(db).exists():
+    if not create and not warehouse_exists(db):
         raise UserError(f"warehouse not found: {db} (run `anemia-audit load` first, or pass --db)")
     con = connect(db, read_only=read_only, engine=None if config is None else config.engine)
     try:
         yield con
     finally:
         con.disconnect()
+
+
+def spark_warehouse(warehouse: str | Path, master: str = "local[*]"):
+    """The Spark warehouse at `warehouse` (Spark's spark.sql.warehouse.dir: a folder or a
+    URI), run on `master`: pass it as `db` to any step to run that step on Spark."""
+    from pipeline.engine import SparkWarehouse
+
+    return SparkWarehouse(str(warehouse), master)
+
+
+def exists(db) -> bool:
+    """Whether the warehouse `db` (a DuckDB file or a SparkWarehouse) has been created."""
+    from pipeline.engine import warehouse_exists
+
+    return warehouse_exists(db)
 
 
 def _require(con, prefix: str, db: Path, command: str) -> None:
@@ -200,9 +216,9 @@ def fresh(db: Path) -> int:
     """Empty the warehouse at `db` for a fresh run (nothing to do when it does not exist).
     Takes the write lock first: a warehouse another process has open is left untouched and
     the error says it is in use. Returns the number of tables dropped."""
-    from pipeline.engine.connection import empty_warehouse
+    from pipeline.engine.connection import empty_warehouse, warehouse_exists
 
-    return empty_warehouse(db) if Path(db).exists() else 0
+    return empty_warehouse(db) if warehouse_exists(db) else 0
 
 
 def build_demo_warehouse(path: str | Path, patients: int = 300, seed: int = 1) -> Path:

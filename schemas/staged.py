@@ -17,6 +17,7 @@ import pandera.errors
 import pandera.ibis as pa
 
 from pipeline.engine.registry import STAGED
+from pipeline.engine.tables import as_read_back
 
 
 class StagedContractError(RuntimeError):
@@ -35,12 +36,12 @@ def _checks(column, config) -> list:
     return checks
 
 
-def staged_model(table: str, config) -> pa.DataFrameSchema:
-    """The Pandera model of `stg_<table>` under `config`."""
+def staged_model(table: str, config, engine: str = "duckdb") -> pa.DataFrameSchema:
+    """The Pandera model of `stg_<table>` under `config`, as `engine` reports its types."""
     declared = STAGED[table]
     columns = {
-        c.name: pa.Column(c.ibis_type, checks=_checks(c, config), nullable=c.nullable, unique=c.unique,
-                          description=c.description)
+        c.name: pa.Column(as_read_back(c.ibis_type, engine), checks=_checks(c, config), nullable=c.nullable,
+                          unique=c.unique, description=c.description)
         for c in declared.columns
     }  # fmt: skip
     return pa.DataFrameSchema(columns, strict=True, ordered=True, name=declared.name)
@@ -53,6 +54,6 @@ def check_staged(table: str, expr, config) -> None:
     if not expr.count().execute():
         return
     try:
-        staged_model(table, config).validate(expr, lazy=True)
+        staged_model(table, config, expr.get_backend().name).validate(expr, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise StagedContractError(f"stg_{table} breaks its Pandera model:\n{exc.failure_cases}") from None

@@ -1,7 +1,7 @@
-"""The engine layer: the only package that knows DuckDB (or, later, Spark).
+"""The engine layer: the only package that knows DuckDB or Spark.
 
 Reads nothing and writes nothing on its own; the steps call it to
-- open the warehouse and group writes in a transaction (`connection`),
+- open the warehouse and group writes in a transaction (`connection`; Spark in `spark`),
 - append source tables to raw_* (`raw`),
 - create, write and append warehouse tables shaped by the registry (`tables`),
 - look up any table's declaration: grain, columns, types, units (`registry`).
@@ -9,12 +9,16 @@ Reads nothing and writes nothing on its own; the steps call it to
 Everything above this package speaks Ibis: no duckdb import, no SQL text, no dialect name.
 """
 
-__all__ = ["connect", "transaction"]
+__all__ = ["SparkWarehouse", "connect", "scratch_table", "transaction", "warehouse_exists"]
 
 
 def __getattr__(name: str):
     # Imported on first use, so that reading the registry (the synthetic generator, `--help`)
-    # does not load DuckDB and Ibis.
+    # does not load DuckDB, Ibis or PySpark.
+    if name == "SparkWarehouse":
+        from pipeline.engine.spark import SparkWarehouse
+
+        return SparkWarehouse
     if name in __all__:
         from pipeline.engine import connection
 

@@ -16,13 +16,23 @@ from pathlib import Path
 import duckdb
 import ibis
 
+from pipeline.engine import spark
+from pipeline.engine.spark import SparkWarehouse
 from pipeline.errors import UserError
 
 
-def connect(db_path: str | Path, read_only: bool = False, engine=None) -> ibis.BaseBackend:
+def warehouse_exists(target: str | Path | SparkWarehouse) -> bool:
+    """Whether the warehouse (a DuckDB file or a Spark warehouse) has been created."""
+    return target.exists() if isinstance(target, SparkWarehouse) else Path(target).exists()
+
+
+def connect(db_path: str | Path | SparkWarehouse, read_only: bool = False, engine=None) -> ibis.BaseBackend:
     """An Ibis DuckDB connection to the warehouse file (created when missing unless read_only).
     `engine` (the config's `[engine]` section) sets DuckDB's memory limit, threads and spill
-    folder, so a large cohort spills to disk instead of running out of memory."""
+    folder, so a large cohort spills to disk instead of running out of memory. Given a
+    `SparkWarehouse`, the Ibis PySpark connection to it (pipeline/engine/spark.py)."""
+    if isinstance(db_path, SparkWarehouse):
+        return spark.connect(db_path, read_only=read_only)
     db_path = Path(db_path)
     if read_only and not db_path.exists():
         raise UserError(f"warehouse not found: {db_path} (run `anemia-audit load` first)")
@@ -83,11 +93,22 @@ def transaction(con: ibis.BaseBackend) -> Iterator[None]:
         con._anemia_in_transaction = False
 
 
-def empty_warehouse(db_path: str | Path) -> int:
+def scratch_table(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
+    """`expr` materialised as `name` for the rest of a step (the caller drops it): a temporary
+    table on DuckDB, a warehouse table on Spark (which has no temporary tables)."""
+    if con.name != "duckdb":
+        return spark.scratch_table(con, name, expr)
+    return con.create_table(name, expr, temp=True, overwrite=True)
+
+
+def empty_warehouse(db_path: str | Path | SparkWarehouse) -> int:
     """Drop every table and view of the warehouse at `db_path`, in one transaction, while
     holding DuckDB's write lock; returns how many were dropped. When another process has
     the warehouse open, opening it read-write fails and nothing is touched (a UserError);
-    a file that is not a DuckDB database is refused the same way, never deleted."""
+    a file that is not a DuckDB database is refused the same way, never deleted. A Spark
+    warehouse has its tables dropped (Parquet folders and catalog entries)."""
+    if isinstance(db_path, SparkWarehouse):
+        return spark.empty_warehouse(db_path)
     con = connect(db_path)
     try:
         db = con.con

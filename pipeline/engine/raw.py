@@ -58,11 +58,19 @@ def _insert(db: duckdb.DuckDBPyConnection, st: SourceTable, load_id: str, base: 
         db.unregister("_incoming")
 
 
+def new_load_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
 def load_tables(con: ibis.BaseBackend, tables: list[SourceTable], source: str, progress: Progress = quiet) -> dict:
     """Append the source tables to raw_* in one transaction; returns a summary per file.
     `progress` hears one item per file (its rows and time: pipeline/progress.py)."""
+    if con.name != "duckdb":
+        from pipeline.engine.spark import load_tables as load_through_parquet
+
+        return load_through_parquet(con, tables, source, progress)
     db: duckdb.DuckDBPyConnection = con.con
-    load_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    load_id = new_load_id()
     summary = {"load_id": load_id, "files": []}
     with transaction(con):
         db.execute(ddl("loaded_files"))

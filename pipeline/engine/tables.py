@@ -8,18 +8,22 @@ lacks a declared column or carries an undeclared one (so code and registry canno
 from __future__ import annotations
 
 import ibis
+import ibis.expr.datatypes as dt
 
 from pipeline.engine.registry import ibis_schema, spec
 
 __all__ = [
     "RegistryError",
     "append",
+    "as_read_back",
     "conform",
     "count",
     "create_empty",
     "drop",
     "exists",
     "ibis_schema",
+    "joined_in_order",
+    "replace_empty",
     "write",
     "write_frame",
 ]
@@ -45,6 +49,22 @@ def conform(name: str, expr: ibis.Table) -> ibis.Table:
     return expr.select(*cols)
 
 
+def as_read_back(dtype: dt.DataType, engine: str) -> dt.DataType:
+    """The type a column declared as `dtype` has when read back from `engine`: Spark stores
+    timestamps to the microsecond, as DuckDB does, but reports them without a scale."""
+    if engine == "pyspark" and dtype.is_timestamp():
+        return dt.Timestamp(timezone=dtype.timezone, nullable=dtype.nullable)
+    return dtype
+
+
+def joined_in_order(value: ibis.Value, order_by: ibis.Value, sep: str) -> ibis.Value:
+    """Aggregate: the group's non-null `value`s joined by `sep`, in the order of `order_by`
+    (ties by value). Spark refuses group_concat(order_by=...); a sorted array of (order,
+    value) pairs gives the same text on every engine."""
+    pairs = ibis.struct({"k": order_by, "v": value}).collect(where=value.notnull())
+    return pairs.sort().map(lambda p: p.v).join(sep)
+
+
 def write(con, name: str, expr: ibis.Table) -> None:
     """Replace `name` with `expr` (conformed to the registry)."""
     con.create_table(name, conform(name, expr), overwrite=True)
@@ -60,6 +80,12 @@ def create_empty(con, name: str, table_name: str | None = None) -> None:
     target = table_name or name
     if target not in con.list_tables():
         con.create_table(target, schema=ibis_schema(name))
+
+
+def replace_empty(con, name: str) -> None:
+    """Replace `name` with an empty table of its declared columns."""
+    con.drop_table(name, force=True)
+    con.create_table(name, schema=ibis_schema(name))
 
 
 def append(con, name: str, expr: ibis.Table) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import ibis
 
 from pipeline.audit.measures import MEASURES, audit_population, predicate
+from pipeline.engine.tables import joined_in_order
 
 README = """LOCAL ONLY - NOT FOR RELEASE
 
@@ -85,8 +86,8 @@ def case_list(con, config, period_from: date | None, period_to: date | None) -> 
         + ibis.literal("]")
     )
     per_episode = fc.group_by(c_episode_id=fc.episode_id).aggregate(
-        causes=fc.cause.group_concat("|", order_by=fc.cause),
-        cause_evidence=fc._line.group_concat(" ; ", order_by=fc.cause),
+        causes=joined_in_order(fc.cause, fc.cause, "|"),
+        cause_evidence=joined_in_order(fc._line, fc.cause, " ; "),
     )
     t = pop.left_join(per_episode, pop.episode_id == per_episode.c_episode_id)
     t = t.mutate(

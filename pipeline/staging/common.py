@@ -161,11 +161,19 @@ def timestamp_checks(col: str, ctx: Context, required_value: bool = True) -> lis
     return checks
 
 
+def with_known_patient(t: ir.Table, patients: ir.Table) -> ir.Table:
+    """`t` with `_patient_known`: its patient is in the staged patients. A join, not an IN
+    subquery in the check: Spark refuses subqueries inside the array of check results."""
+    ids = patients.select(_known_id=patients.patient_id).distinct()
+    j = t.left_join(ids, clean(t.patient_id) == ids._known_id)
+    return j.mutate(_patient_known=j._known_id.notnull()).drop("_known_id")
+
+
 def unknown_patient(ctx: Context) -> Check:
-    """Rows for a patient who is not in the (staged) patients file."""
+    """Rows for a patient who is not in the (staged) patients file (`with_known_patient`)."""
 
     def fails(t):
-        return clean(t.patient_id).notnull() & ~clean(t.patient_id).isin(ctx.patients.patient_id)
+        return clean(t.patient_id).notnull() & ~t._patient_known
 
     return Check(
         "unknown_patient",

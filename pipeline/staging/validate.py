@@ -23,11 +23,11 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 from ibis import _
 
-from pipeline.engine import tables, transaction
+from pipeline.engine import scratch_table, tables, transaction
 from pipeline.engine.registry import COLUMNS, TABLES
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
-from pipeline.staging.common import Context, raw_values
+from pipeline.staging.common import Context, raw_values, with_known_patient
 from schemas.staged import check_staged
 
 MODULES: dict[str, ModuleType] = {
@@ -81,8 +81,10 @@ def _failures(cand: ibis.Table, table: str, ctx: Context) -> ibis.Table:
 
 def _stage_table(con, table: str, ctx: Context, progress: Progress) -> None:
     with item(progress, "validate", f"raw_{table}") as done:
-        cand = con.create_table(f"_cand_{table}", MODULES[table].typed(con.table(f"raw_{table}"), ctx), temp=True,
-                                overwrite=True)  # fmt: skip
+        typed = MODULES[table].typed(con.table(f"raw_{table}"), ctx)
+        if ctx.patients is not None:
+            typed = with_known_patient(typed, ctx.patients)
+        cand = scratch_table(con, f"_cand_{table}", typed)
         tables.append(con, "quarantine", _failures(cand, table, ctx))
         bad_ids = con.table("quarantine").filter(lambda q: q.table_name == table).select("row_id")
         good = cand.anti_join(bad_ids, "row_id")
@@ -146,7 +148,7 @@ def validate(con, config, today: date | None = None, progress: Progress = quiet)
     ctx = Context(config=config, con=con, today=today or date.today())
     with transaction(con):
         tables.write_frame(con, "checks", checks_frame(ctx))
-        con.create_table("quarantine", schema=tables.ibis_schema("quarantine"), overwrite=True)
+        tables.replace_empty(con, "quarantine")
         for t in TABLES:
             tables.drop(con, f"stg_{t}")
         _stage_table(con, "patients", ctx, progress)
