@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -29,7 +31,7 @@ from pipeline import charts
 from pipeline.audit.measures import BY_ID, MEASURES, audit_population, predicate
 from pipeline.config import load_config
 from pipeline.explain.timeline import patient_timeline
-from pipeline.report.frames import funnel_frame, headline_frame, read_release, spc_frame
+from pipeline.report.frames import funnel_frame, funnel_shows_something, headline_frame, read_release, spc_frame
 
 charts.enable_offline()  # charts render without internet
 cfg = load_config()
@@ -76,10 +78,12 @@ by_site[["group_value", "numerator", "denominator", "rate", "ci_low", "ci_high",
 # %%
 rep = cfg.report
 flags = charts.funnel_flags(rep.funnel_inner, rep.funnel_outer)
-groups, curves = funnel_frame(release, latest, "site", rep, flags)
+total = release[(release.period_type == "quarter") & (release.period_start == latest) & (release.group_by == "all")]
+shown = funnel_shows_something(total, by_site, rep)  # the overall rate and enough sites released
+groups, curves = funnel_frame(total, by_site, rep, flags) if shown else (None, None)
 charts.funnel_chart(
     groups, curves, f"{BY_ID[MEASURE].title}, {latest:%Y} Q{(latest.month - 1) // 3 + 1}", "site", flags
-) if groups is not None else "rate withheld by disclosure control"
+) if shown else "too much withheld by disclosure control in the latest quarter"
 
 # %% [markdown]
 # ## Drill-down: from one cell to its episodes (local only)
