@@ -454,6 +454,22 @@ def iron_pregnant_second_trimester_responded(g, L):
     iron_truth(g, L, "tested_before", "responded")
 
 
+@scenario
+def failed_laboratory_hb_over_blood_gas(g, L):
+    """At the follow-up, a laboratory Hb with no response at 08:30 and an arterial blood-gas
+    Hb (LOINC 30313-1) that would mean one at 09:00: the laboratory Hb counts (issue 10 item 9,
+    `[response] hb_method_preference`), so iron failed with nothing to explain it."""
+    iron_patient(g, L, baseline=False, followup=None)
+    base = hb_baseline(g, L)
+    lab(g, "hb", -g.days(1, min(14, L.base_days - 5)), base)
+    fu_day = g.days(L.fu_from + 7, L.fu_to - 14)
+    lab(g, "hb", fu_day, base + L.rise_poor)
+    gas = np.char.mod("%.0f", np.round(base + L.rise_ok))
+    g.emit("labs", None, patient_id=g.pid, taken_at=g.when(fu_day, hour=9.0), loinc=np.full(g.n, "30313-1"),
+           test_name=np.full(g.n, ""), value=gas, unit=np.full(g.n, "g/L"))  # fmt: skip
+    iron_truth(g, L, "tested_before", "failed", causes=("unexplained",))
+
+
 # Pregnant scenarios: days of gestation on the patient's day 0 (the pregnancy lasts 260 days).
 PREGNANT = {"excluded_pregnancy_folate": 60, "iron_pregnant_second_trimester_responded": 120}
 # Children: age in years on day 0 (the patient has a birth year only, as the contract allows).
@@ -618,6 +634,7 @@ WEIGHTS.update(
     failed_dried_sulfate_alternate_days_not_low_dose=0.3,
     failed_heparin_flush_and_glucosamine_not_blood_loss=0.3,
     failed_marrow_metastases_c795=0.1,
+    failed_laboratory_hb_over_blood_gas=0.3,
     failed_other_secondary_c799_is_inflammation=0.4,
     failed_malabsorption_h_pylori=0.4,
 )
