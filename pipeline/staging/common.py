@@ -57,7 +57,9 @@ class Check:
 
 def is_missing_marker(col: ir.StringValue) -> ir.BooleanValue:
     """The value is a missing-value marker such as `NA` or `#N/A` (false for null and empty)."""
-    return col.strip().lower().isin(MISSING_MARKERS).fill_null(False)
+    # An array lookup, not `isin`: DuckDB plans an IN list this long as a join per use, and
+    # staging cleans every column several times (issue 11 profile).
+    return ibis.literal(list(MISSING_MARKERS), type="array<string>").contains(col.strip().lower()).fill_null(False)
 
 
 def clean(col: ir.StringValue) -> ir.StringValue:
@@ -200,8 +202,12 @@ def exact_duplicate(columns: tuple[str, ...]) -> Check:
 def with_duplicate_marker(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
     """`_first_row_id`: the lowest row_id with the same cleaned values (so an empty quoted field,
     an empty unquoted one and `NA` are the same value; surrounding spaces do not count)."""
-    w = ibis.window(group_by=[clean(t[c]) for c in columns])
-    return t.mutate(_first_row_id=t.row_id.min().over(w))
+    # The cleaned values are columns before the window partitions on them: partitioning on the
+    # expressions themselves was the slowest part of validation (issue 11 profile).
+    keys = {f"_dup_key_{i}": clean(t[c]) for i, c in enumerate(columns)}
+    t = t.mutate(**keys)
+    w = ibis.window(group_by=list(keys))
+    return t.mutate(_first_row_id=t.row_id.min().over(w)).drop(*keys)
 
 
 def raw_values(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:
