@@ -64,17 +64,27 @@ def _chromium_or_skip():
 
 
 @pytest.fixture(scope="module")
-def page_and_report(tmp_path_factory):
+def playwright_driver():
+    """One Playwright driver for the module: a second sync_playwright() started while the
+    first is open fails ("Sync API inside the asyncio loop")."""
     _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def page_and_report(tmp_path_factory, playwright_driver):
+    _chromium_or_skip()
     tmp = tmp_path_factory.mktemp("browser")
     con = connect(write_warehouse(tmp / "audit.duckdb", demo_cohort()))
     run_audit(con, load_config())
     folder = build_report(con, tmp / "reports", load_config(), None, date(2024, 6, 30), "site")
     con.disconnect()
     messages = []
-    with sync_playwright() as p:
+    if True:
+        p = playwright_driver
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport=LAPTOP)
         page.on("console", lambda m: messages.append((m.type, m.text)))
@@ -206,10 +216,8 @@ def test_the_internal_tier_has_exact_counts_and_is_marked_not_for_release(page_a
 
 
 @pytest.fixture(scope="module")
-def fallback_page(tmp_path_factory):
+def fallback_page(tmp_path_factory, playwright_driver):
     _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     from pipeline.config import load_config_from
 
     config = load_config_from({"disclosure": {"threshold": 30}})
@@ -219,7 +227,8 @@ def fallback_page(tmp_path_factory):
     folder = build_report(con, tmp / "reports", config, None, None, "site")
     con.disconnect()
     messages = []
-    with sync_playwright() as p:
+    if True:
+        p = playwright_driver
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page(viewport=LAPTOP)
         page.on("console", lambda m: messages.append((m.type, m.text)))
