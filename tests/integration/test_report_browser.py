@@ -83,21 +83,19 @@ def page_and_report(tmp_path_factory, playwright_driver):
     folder = build_report(con, tmp / "reports", load_config(), None, date(2024, 6, 30), "site")
     con.disconnect()
     messages = []
-    if True:
-        p = playwright_driver
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport=LAPTOP)
-        page.on("console", lambda m: messages.append((m.type, m.text)))
-        page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
-        page.on("requestfailed", lambda r: messages.append(("requestfailed", r.url)))
-        page.goto((folder / "index.html").as_uri())
-        page.wait_for_function(
-            "document.querySelectorAll('.chart').length > 0 && "
-            "document.querySelectorAll('.chart:not([data-rendered])').length === 0",
-            timeout=60_000,
-        )
-        yield page, folder, messages
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    page = browser.new_page(viewport=LAPTOP)
+    page.on("console", lambda m: messages.append((m.type, m.text)))
+    page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
+    page.on("requestfailed", lambda r: messages.append(("requestfailed", r.url)))
+    page.goto((folder / "index.html").as_uri())
+    page.wait_for_function(
+        "document.querySelectorAll('.chart').length > 0 && "
+        "document.querySelectorAll('.chart:not([data-rendered])').length === 0",
+        timeout=60_000,
+    )
+    yield page, folder, messages
+    browser.close()
 
 
 def test_page_loads_without_console_errors(page_and_report):
@@ -227,20 +225,18 @@ def fallback_page(tmp_path_factory, playwright_driver):
     folder = build_report(con, tmp / "reports", config, None, None, "site")
     con.disconnect()
     messages = []
-    if True:
-        p = playwright_driver
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport=LAPTOP)
-        page.on("console", lambda m: messages.append((m.type, m.text)))
-        page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
-        page.goto((folder / "index.html").as_uri())
-        page.wait_for_function(
-            "document.querySelectorAll('.chart').length > 0 && "
-            "document.querySelectorAll('.chart:not([data-rendered])').length === 0",
-            timeout=60_000,
-        )
-        yield page, messages
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    page = browser.new_page(viewport=LAPTOP)
+    page.on("console", lambda m: messages.append((m.type, m.text)))
+    page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
+    page.goto((folder / "index.html").as_uri())
+    page.wait_for_function(
+        "document.querySelectorAll('.chart').length > 0 && "
+        "document.querySelectorAll('.chart:not([data-rendered])').length === 0",
+        timeout=60_000,
+    )
+    yield page, messages
+    browser.close()
 
 
 def test_fallback_charts_are_drawn_and_every_missing_chart_says_why(fallback_page):
