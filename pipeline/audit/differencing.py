@@ -55,22 +55,38 @@ def q(cell: int, part: int) -> int:
 
 
 class Equations:
-    """Linear identities between quantities, each kept as the set of its members (the
-    substitution attack needs only which quantities an equation ties together)."""
+    """Linear identities between quantities: each is its members and their coefficients
+    (sum of coefficient x quantity = 0). Substitution needs only the members; the linear
+    algebra of `determined` needs the coefficients too."""
 
     def __init__(self) -> None:
         self.members: list[tuple[int, ...]] = []
+        self.coefs: list[tuple[int, ...]] = []
         self.is_sum: list[bool] = []  # the first member is the sum of the others
         self._arrays: tuple | None = None
 
-    def add(self, quantities: Iterable[int | None], is_sum: bool = True) -> None:
-        """One identity, written total first (`is_sum`: total = sum of the rest) unless
-        `is_sum` is False; None stands for a cell that does not exist (a count of 0, known)."""
+    def add(self, quantities: Iterable[int | None]) -> None:
+        """total = sum of the rest, written total first; None stands for a cell that does not
+        exist (a count of 0, known)."""
         quantities = list(quantities)
-        members = tuple(dict.fromkeys(x for x in quantities if x is not None))
-        if members:
-            self.members.append(members)
-            self.is_sum.append(is_sum and quantities[0] is not None and len(members) == len(quantities))
+        self._append([(x, 1 if i == 0 else -1) for i, x in enumerate(quantities)], len(quantities))
+
+    def balance(self, left: Iterable[int | None], right: Iterable[int | None]) -> None:
+        """sum of `left` = sum of `right`."""
+        terms = [(x, 1) for x in left] + [(x, -1) for x in right]
+        self._append(terms, 0)
+
+    def _append(self, terms: list[tuple[int | None, int]], sum_of: int) -> None:
+        combined: dict[int, int] = {}
+        for x, c in terms:
+            if x is not None:
+                combined[x] = combined.get(x, 0) + c
+        combined = {x: c for x, c in combined.items() if c}
+        if combined:
+            self.members.append(tuple(combined))
+            self.coefs.append(tuple(combined.values()))
+            first = terms[0][0] if terms else None
+            self.is_sum.append(sum_of > 0 and first is not None and len(combined) == sum_of)
             self._arrays = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -162,6 +178,128 @@ def pinned_by_floors(values: np.ndarray, floors: np.ndarray, eqs: Equations, kno
     return [int(e) for e in np.flatnonzero(ok)]
 
 
+def _matrix(eqs: Equations, known: np.ndarray):
+    """The equations with an unknown member as a sparse matrix over the unknown quantities
+    (`cols`) and one over the known ones (`known_cols`)."""
+    from scipy.sparse import coo_matrix
+
+    flat, eq_of, _ = eqs.arrays()
+    coef = np.fromiter((c for cs in eqs.coefs for c in cs), dtype=np.float64, count=len(flat))
+    rows = np.unique(eq_of[~known[flat]])
+    row_of = np.full(len(eqs.members), -1, dtype=np.int64)
+    row_of[rows] = np.arange(len(rows))
+    keep = row_of[eq_of] >= 0
+    out = []
+    for mask in (~known, known):
+        cols = np.flatnonzero(mask)
+        col_of = np.full(len(known), -1, dtype=np.int64)
+        col_of[cols] = np.arange(len(cols))
+        sel = keep & mask[flat]
+        m = coo_matrix((coef[sel], (row_of[eq_of[sel]], col_of[flat[sel]])), shape=(len(rows), len(cols)))
+        out += [m.tocsr(), cols]
+    return out
+
+
+def determined(eqs: Equations, known: np.ndarray, targets: Iterable[int]) -> dict[int, set[int]]:
+    """The `targets` (unknown quantities) that a linear combination of the equations gives
+    away, though no single equation does (what substitution misses: e.g. all episodes - iron
+    episodes = the B12 + folate episodes, the just_in_case denominator). For each, the known
+    quantities that a combination giving it uses.
+
+    A quantity is determined when every solution of the homogeneous system over the unknowns
+    has it 0: two random vectors are projected on that null space (sparse least squares) and
+    the quantities that come out 0 in both are the determined ones. For each, the smallest
+    neighbourhood of equations around it that already determines it gives the combination
+    (`local_combination`)."""
+    from scipy.sparse.linalg import lsmr
+
+    known = np.asarray(known, dtype=bool)
+    targets = sorted({int(t) for t in targets if not known[t]})
+    if not targets:
+        return {}
+    a, cols, a_known, known_cols = _matrix(eqs, known)
+    col_of = np.full(len(known), -1, dtype=np.int64)
+    col_of[cols] = np.arange(len(cols))
+    targets = [t for t in targets if col_of[t] >= 0]  # a quantity in no open equation is free
+    if a.shape[0] == 0 or not targets:
+        return {}
+    rng = np.random.default_rng(0)
+    size = np.zeros(a.shape[1])
+    for _ in range(2):
+        w = rng.standard_normal(a.shape[1])
+        y = lsmr(a.T, w, atol=1e-12, btol=1e-12, maxiter=50_000)[0]
+        size = np.maximum(size, np.abs(w - a.T @ y))
+    out: dict[int, set[int]] = {}
+    for t in targets:
+        if size[col_of[t]] > 1e-6 or any(t // 3 == x // 3 for x in out):  # one quantity per cell
+            continue
+        used = local_combination(eqs, known, t)
+        if used is None:  # a long combination: the strongest weights of the least-squares one
+            unit = np.zeros(a.shape[1])
+            unit[col_of[t]] = 1.0
+            weight = np.abs(a_known.T @ lsmr(a.T, unit, atol=1e-12, btol=1e-12, maxiter=50_000)[0])
+            used = {int(known_cols[j]) for j in np.flatnonzero(weight >= 0.1 * weight.max())} if weight.size else set()
+        out[t] = used
+    return out
+
+
+def local_combination(eqs: Equations, known: np.ndarray, x: int, max_equations: int = 600) -> set[int] | None:
+    """The known quantities of a combination of equations that gives the unknown `x`: the
+    equations within 1, 2, ... steps of `x` (through unknown quantities) are tried until they
+    determine it on their own; None when none does within `max_equations`."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import lsmr
+
+    flat, eq_of, _ = eqs.arrays()
+    order = np.argsort(flat, kind="stable")
+    q_start = np.searchsorted(flat[order], np.arange(len(known) + 1))
+    rows: list[int] = []
+    seen_eq: set[int] = set()
+    seen_q = {x}
+    frontier = [x]
+    while frontier:
+        new_eqs = {int(e) for y in frontier for e in eq_of[order[q_start[y] : q_start[y + 1]]]} - seen_eq
+        if not new_eqs or len(rows) + len(new_eqs) > max_equations:
+            return None
+        seen_eq |= new_eqs
+        rows += sorted(new_eqs)
+        frontier = []
+        for e in new_eqs:
+            for m in eqs.members[e]:
+                if not known[m] and m not in seen_q:
+                    seen_q.add(m)
+                    frontier.append(m)
+        unknown = sorted(seen_q)
+        col = {m: j for j, m in enumerate(unknown)}
+        a = np.zeros((len(rows), len(unknown)))
+        for i, e in enumerate(rows):
+            for m, c in zip(eqs.members[e], eqs.coefs[e], strict=True):
+                if m in col:
+                    a[i, col[m]] = c
+        unit = np.zeros(len(unknown))
+        unit[col[x]] = 1.0
+        y = lsmr(csr_matrix(a.T), unit, atol=1e-12, btol=1e-12, maxiter=20_000)[0]
+        if np.abs(a.T @ y - unit).max() < 1e-8:
+            weight: dict[int, float] = defaultdict(float)
+            for i in np.flatnonzero(np.abs(y) > 1e-9):
+                for m, c in zip(eqs.members[rows[i]], eqs.coefs[rows[i]], strict=True):
+                    if known[m]:
+                        weight[m] += c * y[i]
+            return {m for m, v in weight.items() if abs(v) > 1e-9}
+    return None
+
+
+def _with_floors(known: np.ndarray, values, floors, eqs: Equations) -> tuple:
+    """`known` and the parts pinned by their floors: (known with them, the pinning
+    equations, known before)."""
+    pinned = pinned_by_floors(values, floors, eqs, known)
+    before = known.copy()
+    known = known.copy()
+    for e in pinned:  # each unknown part of these is at its floor: as good as known
+        known[list(eqs.members[e][1:])] = True
+    return known, pinned, before
+
+
 def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_withhold=None, present=None) -> np.ndarray:
     """The withheld mask grown until the substitution attack exposes no primary cell.
     `can_withhold` limits which cells may be added (default: any); an exposure that only
@@ -177,27 +315,36 @@ def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_wit
     values = np.stack([num, den, den - num], axis=1).reshape(-1)
     floors = np.zeros(n_q, dtype=np.int64)
     floors[DEN::3] = 1 if present is None else np.asarray(present, dtype=np.int64)
+    rounds: dict[int, int] = {}  # how often a combination exposed each quantity
     while True:
         shown = np.repeat(~out, 3)
         known, derived = attack(n_q, eqs, shown)
-        pinned = pinned_by_floors(values, floors, eqs, known)
-        before = known.copy()
-        for e in pinned:  # each unknown part of these is at its floor: as good as known
-            known[list(eqs.members[e][1:])] = True
+        known, pinned, before = _with_floors(known, values, floors, eqs)
         found = exposed(num, den, out, primary, known, threshold)
+        combined: dict[int, set[int]] = {}
+        if not found:  # what a combination of equations gives away
+            small = exposed(num, den, out, primary, np.ones_like(known), threshold)
+            targets = [q(c, p) for c, _ in small for p in (NUM, DEN, COMP) if 1 <= values[q(c, p)] <= threshold]
+            combined = determined(eqs, known, targets)
+            found = [(x // 3, x) for x in combined]
         if not found:
             return out
         pinned_by = {x: e for e in pinned for x in eqs.members[e][1:] if not before[x]}
         picks = set()
         for _cell, x in found:
-            if x in pinned_by:  # the cells that made the total and the other parts known
-                members = [m for m in eqs.members[pinned_by[x]] if before[m]]
-                feeding = set().union(*(_released_sources(m, eqs, derived, shown) for m in members))
+            if x in pinned_by or x in combined:  # the quantities that made it known
+                members = combined[x] if x in combined else [m for m in eqs.members[pinned_by[x]] if before[m]]
+                members = [y for m in members for y in ([m] if m not in pinned_by else eqs.members[pinned_by[m]])]
+                feeding = set().union(*(_released_sources(m, eqs, derived, shown) for m in members if known[m]))
             else:
                 feeding = _released_sources(x, eqs, derived, shown)
-            candidates = [c for c in feeding if allowed[c] and not out[c]]
+            candidates = sorted((c for c in feeding if allowed[c] and not out[c]), key=lambda c: (den[c], num[c], c))
+            if x in combined:
+                rounds[x] = rounds.get(x, 0) + 1
+                if rounds[x] > 2:  # a combination with many paths: withhold all its cells
+                    picks.update(candidates)
             if candidates:
-                picks.add(min(candidates, key=lambda c: (den[c], num[c], c)))
+                picks.add(candidates[0])
         if not picks:
             return out
         out[sorted(picks)] = True

@@ -139,8 +139,8 @@ def item_equations(eqs: Equations, at: dict[str, int], months: dict[tuple[str, s
         eqs.add([H("iron_failed", part), *M("iron_failed", part)])
         for c in CAUSES:
             eqs.add([H(f"cause_{c}", part), *M("failure_causes", part, c)])
-    eqs.add([*(H(f"{a}_tested_after_only", NUM) for a in agents), *M("tested_after_only", NUM)], is_sum=False)
-    eqs.add([H("b12_just_in_case", NUM), H("folate_just_in_case", NUM), *M("just_in_case", NUM)], is_sum=False)
+    eqs.balance((H(f"{a}_tested_after_only", NUM) for a in agents), M("tested_after_only", NUM))
+    eqs.balance([H("b12_just_in_case", NUM), H("folate_just_in_case", NUM)], M("just_in_case", NUM))
 
 
 def whole_months(cells: pd.DataFrame, start: date, end: date, span: tuple[date, date]) -> dict | None:

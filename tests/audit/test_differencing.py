@@ -69,3 +69,27 @@ def test_an_equation_with_one_unknown_gives_it_away_and_two_do_not():
     assert known[q(1, NUM)] and derived[q(1, NUM)] == 0
     known, _ = attack(9, eqs, [True] * 3 + [False] * 6)
     assert not known[q(1, NUM)] and not known[q(2, NUM)]
+
+
+def test_a_combination_of_two_equations_gives_away_what_neither_does_alone():
+    # at one cell key: all episodes (tested_after_only den 20) = iron 14 + B12 2 + folate 4, and
+    # just_in_case den = B12 + folate episodes. With iron and all episodes released and the
+    # three others withheld, no equation has one unknown, but 20 - 14 gives just_in_case's 6.
+    from pipeline.audit.differencing import COMP, determined
+
+    cells = pd.DataFrame([_cell(m, "all", "all", n, d) for m, n, d in
+                          (("tested_after_only", 5, 20), ("iron_untested", 4, 14), ("b12_untested", 1, 2),
+                           ("folate_untested", 1, 4), ("just_in_case", 2, 6), ("iron_monitored", 10, 14))])  # fmt: skip
+    eqs = aud_equations(cells, CATS)
+    eqs.cells(len(cells))
+    withheld = np.array([False, False, True, True, True, False])
+    known, _ = attack(3 * len(cells), eqs, np.repeat(~withheld, 3))
+    assert not known[q(4, DEN)]  # substitution alone does not find it
+    found = determined(eqs, known, [q(4, DEN), q(2, DEN), q(3, DEN), q(4, COMP)])
+    assert set(found) == {q(4, DEN)}  # the sum is known, not its parts
+    primary = withheld.copy()
+    out = protect(cells.numerator, cells.denominator, withheld, primary, eqs, T)
+    assert out[[0, 1]].any()  # a released cell of the combination is withheld too
+    known, _ = attack(3 * len(cells), eqs, np.repeat(~out, 3))
+    small = [q(i, p) for i in np.flatnonzero(out) for p in (NUM, DEN, COMP)]
+    assert not known[small].any() and determined(eqs, known, small) == {}
