@@ -252,23 +252,36 @@ def _standard(item: Item, rate: float, config) -> tuple[float | None, str | None
     )
 
 
-def headline(con, config, period_from: date | None = None, period_to: date | None = None) -> pd.DataFrame:
-    """One row per headline item for the period (and the previous period of the same
-    length): released counts, rate, interval, change, standard. Only released values (and
-    the suppression flag) are returned: the frame is safe to publish."""
+def period_counts(con, config, period_from: date | None = None, period_to: date | None = None) -> tuple | None:
+    """The true counts of every headline item in the period and in the previous period of
+    the same length: (start, end, span, now, previous); None without episodes. Local only:
+    `headline` releases them, and both report tiers share one computation."""
     lo, hi = report_span(con)
     start, end = period_from or lo, period_to or hi
+    if start is None or end is None:
+        return None
+    population = audit_population(con, config).cache()
+    causes = con.table("failure_causes")
+    now = _counts(population, causes, start, end)
+    return start, end, (lo, hi), now, _counts(population, causes, *previous_period(start, end))
+
+
+def headline(
+    con, config, period_from: date | None = None, period_to: date | None = None, counts: tuple | None = None
+) -> pd.DataFrame:
+    """One row per headline item for the period (and the previous period of the same
+    length): released counts, rate, interval, change, standard. Only released values (and
+    the suppression flag) are returned: the frame is safe to publish. `counts`: the result
+    of `period_counts` for the same period, when the caller has it already."""
     cols = ["item", "question", "cause", "period_start", "period_end", "released_numerator", "released_denominator",
             "rate", "ci_low", "ci_high", "is_suppressed", "previous_rate", "change", "target", "direction",
             "standard"]  # fmt: skip
-    if start is None or end is None:
+    counts = counts if counts is not None else period_counts(con, config, period_from, period_to)
+    if counts is None:
         return pd.DataFrame(columns=cols)
-    population = audit_population(con, config).cache()
-    causes = con.table("failure_causes")
-    now_counts = _counts(population, causes, start, end)
-    prev_counts = _counts(population, causes, *previous_period(start, end))
+    start, end, span, now_counts, prev_counts = counts
     now_out, prev_out = _withheld(con, config, [(now_counts, start, end), (prev_counts, *previous_period(start, end))],
-                                  (lo, hi))  # fmt: skip
+                                  span)  # fmt: skip
     now = _release(now_counts, config, now_out)
     prev = _release(prev_counts, config, prev_out)
     now["previous_rate"] = prev["rate"].to_numpy()

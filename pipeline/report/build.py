@@ -91,7 +91,8 @@ def build_report(
                                                                    period_to)  # fmt: skip
             done.rows = outputs["local-only/case_lists.csv"]
         with item(progress, "report", PARTS[5]):
-            outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by, unmapped))
+            outputs.update(_write_internal(con, tmp / "local-only", config, period_from, period_to, by, unmapped,
+                                           data.headline_counts))  # fmt: skip
         with item(progress, "report", PARTS[6]):
             manifest.write(tmp / "manifest.json", final.name, con, config, data, outputs, started,
                            time.perf_counter() - t0, manifest_extra)  # fmt: skip
@@ -176,12 +177,12 @@ def _check_replaceable(final: Path) -> None:
         )
 
 
-def _write_internal(con, folder: Path, config, period_from, period_to, by, unmapped=None) -> dict[str, int]:
+def _write_internal(con, folder: Path, config, period_from, period_to, by, unmapped=None, counts=None) -> dict:
     """The internal tier: the same report with exact counts (nothing withheld, nothing
     rounded) for the team's own governance meeting, beside the case lists in local-only/."""
     from pipeline.report import html, xlsx
 
-    data = collect(con, config, period_from, period_to, by, internal=True, unmapped=unmapped)
+    data = collect(con, config, period_from, period_to, by, internal=True, unmapped=unmapped, counts=counts)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "internal-report.html").write_text(html.render(data, config), encoding="utf-8")
     xlsx.write(folder / "internal-audit.xlsx", data, config)

@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 
 from pipeline.audit.disclosure import round_counts
-from pipeline.audit.headline import headline, report_span
+from pipeline.audit.headline import headline, period_counts, report_span
 from pipeline.audit.measures import BY_ID, GROUP_BYS, MEASURES, Measure
 from pipeline.audit.period_groups import period_groups
 from pipeline.audit.stats import binomial_limits, p_chart, z_value
@@ -82,6 +82,7 @@ class ReportData:
     facts: dict
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
     internal: bool = False
+    headline_counts: tuple | None = field(default=None, repr=False)  # true counts: local only, never written
     unmapped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(UNMAPPED_COLUMNS)))
 
 
@@ -103,11 +104,13 @@ def collect(
     by: str | None,
     internal: bool = False,
     unmapped: pd.DataFrame | None = None,
+    counts: tuple | None = None,
 ) -> ReportData:
     """Every frame the report shows, from the released aud_* columns only; `internal`: the
     exact counts for the team's own governance meeting (local-only/, never released).
     `unmapped`: the most frequent source names no code list maps (`explain.coverage.unmapped`,
-    given by the caller: the report does not read raw tables)."""
+    given by the caller: the report does not read raw tables). `counts`: the headline's
+    true counts (`headline.period_counts`) when the other tier computed them already."""
     threshold, rounding = (0, 0) if internal else _disclosure_used(con, config)
     if internal:
         config = config.with_overrides({"disclosure": {"threshold": 0, "rounding": 0}}, origin=config.origin)
@@ -118,6 +121,7 @@ def collect(
     whole = _whole_period(con, config, period_from, period_to, by, internal)
     sections = [_section(m, releases[m.id], latest, by, rep, flags, whole) for m in MEASURES if m.category is None]
     causes = _latest_rows(releases["failure_causes"], latest)
+    counts = counts if counts is not None else period_counts(con, config, period_from, period_to)
     data = ReportData(
         period_from=period_from,
         period_to=period_to,
@@ -133,7 +137,8 @@ def collect(
         causes=causes,
         loads=load_table(con),
         reasons=quarantine_reasons(con, config),
-        headline=headline_frame(con, config, period_from, period_to),
+        headline=headline_frame(con, config, period_from, period_to, counts),
+        headline_counts=counts,
         facts=facts(con, config, period_from, period_to),
         internal=internal,
         unmapped=unmapped_names(unmapped, threshold),
@@ -142,9 +147,9 @@ def collect(
     return data
 
 
-def headline_frame(con, config, period_from, period_to) -> pd.DataFrame:
+def headline_frame(con, config, period_from, period_to, counts: tuple | None = None) -> pd.DataFrame:
     """The headline items with their plain-words label (released values only)."""
-    h = headline(con, config, period_from, period_to)
+    h = headline(con, config, period_from, period_to, counts)
     h.insert(1, "label", [item_label(i) for i in h.item])
     h = h.rename(columns={"released_numerator": "numerator", "released_denominator": "denominator",
                           "is_suppressed": "suppressed"})  # fmt: skip
