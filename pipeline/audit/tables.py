@@ -75,7 +75,7 @@ def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
     missing = [t for t in OUTPUT_TABLES if t not in con.list_tables()]
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
-    progress(Planned("audit", len(MEASURES) + 1, "measures"))
+    progress(Planned("audit", len(MEASURES) + 3, "parts"))
     with item(progress, "audit", "audit population") as done:
         population = audit_population(con, config).cache()
         done.rows = int(population.count().execute())
@@ -85,9 +85,14 @@ def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
         with item(progress, "audit", m.id) as done:
             tables[m.id] = measure_table(measure_counts(population, causes, m).to_pandas(), m, config)
             done.rows = len(tables[m.id])
-    span = headline.report_span(con)
-    tables = protect_across_tables(tables, population, causes, span, config)
-    _write(con, tables, config)
+    with item(progress, "audit", "disclosure across tables") as done:
+        before = sum(int(t.is_suppressed.sum()) for t in tables.values())
+        tables = protect_across_tables(tables, population, causes, headline.report_span(con), config)
+        done.rows = sum(int(t.is_suppressed.sum()) for t in tables.values()) - before
+        done.detail = "cells withheld besides the per-table rules"
+    with item(progress, "audit", "write aud_* tables") as done:
+        _write(con, tables, config)
+        done.rows = sum(len(t) for t in tables.values())
     return {f"aud_{k}": len(v) for k, v in tables.items()}
 
 
