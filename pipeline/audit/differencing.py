@@ -300,8 +300,21 @@ def _with_floors(known: np.ndarray, values, floors, eqs: Equations) -> tuple:
     return known, pinned, before
 
 
-def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_withhold=None, present=None) -> np.ndarray:
-    """The withheld mask grown until the substitution attack exposes no primary cell.
+def _breaks(cell: int, x: int, out: np.ndarray, values, floors, eqs: Equations) -> bool:
+    """Whether withholding `cell` as well leaves quantity `x` without a short combination."""
+    trial = out.copy()
+    trial[cell] = True
+    known, _ = attack(len(values), eqs, np.repeat(~trial, 3))
+    known = _with_floors(known, values, floors, eqs)[0]
+    return not known[x] and local_combination(eqs, known, x) is None
+
+
+def protect(
+    num, den, withheld, primary, eqs: Equations, threshold: int, can_withhold=None, present=None, rounding: int = 0
+) -> np.ndarray:
+    """The withheld mask grown until the substitution attack exposes no primary cell, nor a
+    combination of equations over exactly released values (with `rounding`, only a released
+    0 is exact: a combination of rounded counts gives an interval, not a count).
     `can_withhold` limits which cells may be added (default: any); an exposure that only
     cells outside it explain is left as it is (the report cannot take back an aud_* cell:
     the audit protects the periods it knows, see docs/measures.md). `present` marks cells
@@ -325,7 +338,8 @@ def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_wit
         if not found:  # what a combination of equations gives away
             small = exposed(num, den, out, primary, np.ones_like(known), threshold)
             targets = [q(c, p) for c, _ in small for p in (NUM, DEN, COMP) if 1 <= values[q(c, p)] <= threshold]
-            combined = determined(eqs, known, targets)
+            exact = known if rounding <= 0 else _with_floors(np.repeat(~out, 3) & (values == 0), values, floors, eqs)[0]
+            combined = determined(eqs, exact, targets)
             found = [(x // 3, x) for x in combined]
         if not found:
             return out
@@ -343,6 +357,8 @@ def protect(num, den, withheld, primary, eqs: Equations, threshold: int, can_wit
                 rounds[x] = rounds.get(x, 0) + 1
                 if rounds[x] > 2:  # a combination with many paths: withhold all its cells
                     picks.update(candidates)
+                elif len(candidates) > 1:  # the first one whose withholding breaks the combination
+                    candidates = [c for c in candidates[:6] if _breaks(c, x, out, values, floors, eqs)] or candidates
             if candidates:
                 picks.add(candidates[0])
         if not picks:

@@ -219,7 +219,8 @@ def _withheld(con, config, periods, span) -> list[np.ndarray]:
     )
     withheld = np.concatenate([aud.is_suppressed.to_numpy(dtype=bool), *base])
     can = np.concatenate([np.zeros(len(aud), dtype=bool), np.ones(len(cells) - len(aud), dtype=bool)])
-    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, can, ~can)
+    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, can, ~can,
+                               config.disclosure.rounding)  # fmt: skip
     return [out[list(r)] for r in ranges]
 
 

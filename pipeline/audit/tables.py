@@ -110,7 +110,8 @@ def protect_across_tables(tables: dict[str, pd.DataFrame], population, causes, s
     primary = np.concatenate([aud.suppression.eq("primary").to_numpy(), grand_primary])
     withheld = np.concatenate([aud.is_suppressed.to_numpy(dtype=bool), grand_primary | (grand.denominator == 0)])
     present = np.arange(len(cells)) < len(aud)  # an aud_* row has a denominator of at least 1
-    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, None, present)
+    out = differencing.protect(cells.numerator, cells.denominator, withheld, primary, eqs, threshold, None, present,
+                               config.disclosure.rounding)  # fmt: skip
     more = out[: len(aud)] & ~aud.is_suppressed.to_numpy(dtype=bool)
     if not more.any():
         return tables
