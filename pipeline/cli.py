@@ -215,6 +215,15 @@ def print_reconciliation(rows: list[dict]) -> None:
     say("  reconciliation: raw = staged + quarantined for every file" if ok else "  RECONCILIATION FAILED")
 
 
+def _run_step(name: str, config, engine, db, spark_master, spark_warehouse):
+    """Run the step `name` of pipeline.steps on the warehouse the options name, with progress."""
+    from pipeline import steps
+
+    cfg = _config(config)
+    with Terminal() as show:
+        return getattr(steps, name)(_where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
+
+
 @app.command()
 def validate(
     db: Path = DbOption,
@@ -224,11 +233,7 @@ def validate(
     spark_warehouse: str = WarehouseOption,
 ):
     """Validate raw rows into stg_* tables and the quarantine (with reasons); print the reconciliation."""
-    from pipeline import steps
-
-    cfg = _config(config)
-    with Terminal() as show:
-        rows = steps.validate(_where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
+    rows = _run_step("validate", config, engine, db, spark_master, spark_warehouse)
     print_reconciliation(rows)
 
 
@@ -241,11 +246,7 @@ def classify(
     spark_warehouse: str = WarehouseOption,
 ):
     """Build episodes, iron_outcomes and failure_causes from the staged tables."""
-    from pipeline import steps
-
-    cfg = _config(config)
-    with Terminal() as show:
-        counts = steps.classify(_where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
+    counts = _run_step("classify", config, engine, db, spark_master, spark_warehouse)
     say("  " + ", ".join(f"{k}: {v:,} rows" for k, v in counts.items()))
 
 
@@ -258,11 +259,7 @@ def audit(
     spark_warehouse: str = WarehouseOption,
 ):
     """Compute the audit measures (rates, Wilson CIs, disclosure control) into aud_* tables."""
-    from pipeline import steps
-
-    cfg = _config(config)
-    with Terminal() as show:
-        counts = steps.audit(_where(engine, db, spark_master, spark_warehouse), cfg, progress=show)
+    counts = _run_step("audit", config, engine, db, spark_master, spark_warehouse)
     say(f"  {len(counts)} measures written to aud_* tables")
 
 

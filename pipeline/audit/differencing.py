@@ -64,6 +64,7 @@ class Equations:
         self.coefs: list[tuple[int, ...]] = []
         self.is_sum: list[bool] = []  # the first member is the sum of the others
         self._arrays: tuple | None = None
+        self._by_quantity: tuple | None = None
 
     def add(self, quantities: Iterable[int | None]) -> None:
         """total = sum of the rest, written total first; None stands for a cell that does not
@@ -87,13 +88,21 @@ class Equations:
             self.coefs.append(tuple(combined.values()))
             first = terms[0][0] if terms else None
             self.is_sum.append(sum_of > 0 and first is not None and len(combined) == sum_of)
-            self._arrays = None
+            self._arrays = self._by_quantity = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(members of all equations end to end, the equation of each, where each starts)."""
         if self._arrays is None:
             self._arrays = self._build()
         return self._arrays
+
+    def by_quantity(self, n_quantities: int) -> tuple[np.ndarray, np.ndarray]:
+        """(entries of `arrays` grouped by quantity, where each quantity's group starts)."""
+        if self._by_quantity is None or len(self._by_quantity[1]) != n_quantities + 1:
+            flat = self.arrays()[0]
+            order = np.argsort(flat, kind="stable")
+            self._by_quantity = order, np.searchsorted(flat[order], np.arange(n_quantities + 1))
+        return self._by_quantity
 
     def _build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sizes = np.fromiter((len(m) for m in self.members), dtype=np.int64, count=len(self.members))
@@ -117,8 +126,7 @@ def attack(n_quantities: int, eqs: Equations, known: Sequence[bool]) -> tuple[np
     known = np.array(known, dtype=bool).copy()
     flat, eq_of, starts = eqs.arrays()
     unknown = np.bincount(eq_of, weights=~known[flat], minlength=len(starts) - 1).astype(np.int64)
-    order = np.argsort(flat, kind="stable")  # the equations of each quantity, grouped
-    q_start = np.searchsorted(flat[order], np.arange(n_quantities + 1))
+    order, q_start = eqs.by_quantity(n_quantities)  # the equations of each quantity, grouped
     queue = list(np.flatnonzero(unknown == 1))
     derived: dict[int, int] = {}
     while queue:
@@ -250,9 +258,8 @@ def local_combination(eqs: Equations, known: np.ndarray, x: int, max_equations: 
     from scipy.sparse import csr_matrix
     from scipy.sparse.linalg import lsmr
 
-    flat, eq_of, _ = eqs.arrays()
-    order = np.argsort(flat, kind="stable")
-    q_start = np.searchsorted(flat[order], np.arange(len(known) + 1))
+    eq_of = eqs.arrays()[1]
+    order, q_start = eqs.by_quantity(len(known))
     rows: list[int] = []
     seen_eq: set[int] = set()
     seen_q = {x}
