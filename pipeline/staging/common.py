@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 # A date with a time part: 2024-03-01 14:30, 2024-03-01T14:30:00
@@ -62,8 +63,24 @@ def is_missing_marker(col: ir.StringValue) -> ir.BooleanValue:
     return ibis.literal(list(MISSING_MARKERS), type="array<string>").contains(col.strip().lower()).fill_null(False)
 
 
+def _prepared(col: ir.Value, prefix: str) -> ir.Value | None:
+    """The column `<prefix><name>` that `prepared()` computed for the column `col` of the same
+    table, or None: a check or a staged column then reads the value computed once per row
+    instead of cleaning or parsing the raw text again (issue 11 profile: every check cleaned
+    its columns anew, and the same timestamp was parsed by four expressions)."""
+    op = col.op()
+    if isinstance(op, ops.Field):
+        name = f"{prefix}{op.name}"
+        if name in op.rel.schema:
+            return ops.Field(op.rel, name).to_expr()
+    return None
+
+
 def clean(col: ir.StringValue) -> ir.StringValue:
     """Trimmed text; empty strings and missing-value markers (`NA`, `NULL`, ...) become null."""
+    done = _prepared(col, "_c_")
+    if done is not None:
+        return done
     s = col.strip()
     return ((s == "") | is_missing_marker(s)).ifelse(ibis.null("string"), s)
 
@@ -77,6 +94,9 @@ def parse_timestamp(col: ir.StringValue) -> ir.TimestampValue:
     converted to UTC (`2024-03-01T16:30+02:00` is 14:30), one without is taken as written.
     Any other form (`01/03/2024`, `2024-3-1`, `20240301`) and an impossible date are null,
     which the `bad_<column>` check quarantines."""
+    done = _prepared(col, "_ts_")
+    if done is not None:
+        return done
     s = clean(col)
     local = s.re_extract(_ISO_LOCAL, 1).replace("T", " ").try_cast("timestamp")
     ok = s.re_search(_ISO_FORM) & local.notnull()
@@ -97,6 +117,9 @@ def has_time(col: ir.StringValue) -> ir.BooleanValue:
 
 
 def parse_number(col: ir.StringValue) -> ir.FloatingValue:
+    done = _prepared(col, "_n_")
+    if done is not None:
+        return done
     s = clean(col)
     return s.re_search(_NUMBER).ifelse(s.try_cast("float64"), ibis.null("float64"))
 
@@ -199,15 +222,24 @@ def exact_duplicate(columns: tuple[str, ...]) -> Check:
     )
 
 
-def with_duplicate_marker(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
-    """`_first_row_id`: the lowest row_id with the same cleaned values (so an empty quoted field,
-    an empty unquoted one and `NA` are the same value; surrounding spaces do not count)."""
+def prepared(
+    t: ir.Table, columns: tuple[str, ...], timestamps: tuple[str, ...] = (), numbers: tuple[str, ...] = ()
+) -> ir.Table:
+    """`t` with each contract column cleaned once (`_c_<col>`), the date and number columns
+    parsed once (`_ts_<col>`, `_n_<col>`), and `_first_row_id`: the lowest row_id with the same
+    cleaned values (so an empty quoted field, an empty unquoted one and `NA` are the same value;
+    surrounding spaces do not count). `clean`, `parse_timestamp` and `parse_number` of such a
+    column then read these columns, so every check and the staged table share one evaluation."""
     # The cleaned values are columns before the window partitions on them: partitioning on the
     # expressions themselves was the slowest part of validation (issue 11 profile).
-    keys = {f"_dup_key_{i}": clean(t[c]) for i, c in enumerate(columns)}
+    keys = {f"_c_{c}": clean(t[c]) for c in columns}
     t = t.mutate(**keys)
+    t = t.mutate(
+        **{f"_ts_{c}": parse_timestamp(t[c]) for c in timestamps},
+        **{f"_n_{c}": parse_number(t[c]) for c in numbers},
+    )
     w = ibis.window(group_by=list(keys))
-    return t.mutate(_first_row_id=t.row_id.min().over(w)).drop(*keys)
+    return t.mutate(_first_row_id=t.row_id.min().over(w))
 
 
 def raw_values(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:

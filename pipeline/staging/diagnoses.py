@@ -15,11 +15,11 @@ from pipeline.staging.common import (
     exact_duplicate,
     has_time,
     parse_timestamp,
+    prepared,
     quoted,
     required,
     timestamp_checks,
     unknown_patient,
-    with_duplicate_marker,
 )
 
 STAGED_COLUMNS = (
@@ -60,6 +60,7 @@ def _condition_groups(t: ibis.Table) -> ibis.Table:
 
 
 def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
+    raw = prepared(raw, COLUMNS["diagnoses"], timestamps=("recorded_at",))
     system = clean(raw.coding_system).upper()
     t = raw.mutate(
         coding_system_c=system.cases(*_SYSTEMS.items(), else_=ibis.null("string")),
@@ -67,7 +68,7 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
     )
     groups = _condition_groups(t)
     t = t.left_join(groups, (t.coding_system_c == groups._sys) & (t.code_c == groups._code))
-    return with_duplicate_marker(t, COLUMNS["diagnoses"])
+    return t
 
 
 def checks(ctx: Context) -> list[Check]:

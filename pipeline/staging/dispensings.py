@@ -14,11 +14,11 @@ from pipeline.staging.common import (
     is_bad_number,
     parse_number,
     parse_timestamp,
+    prepared,
     quoted,
     required,
     timestamp_checks,
     unknown_patient,
-    with_duplicate_marker,
 )
 from pipeline.staging.drugs import FLAGS, map_drugs
 
@@ -39,13 +39,13 @@ STAGED_COLUMNS = (
 
 
 def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
-    t = map_drugs(raw)
+    t = map_drugs(prepared(raw, COLUMNS["dispensings"], timestamps=("dispensed_at",), numbers=("quantity",)))
     t = t.mutate(
         days_supply_c=clean(t.days_supply)
         .re_search(r"^\d+$")
         .ifelse(clean(t.days_supply).try_cast("int64"), ibis.null("int64"))
     )
-    return with_duplicate_marker(t, COLUMNS["dispensings"])
+    return t
 
 
 def checks(ctx: Context) -> list[Check]:

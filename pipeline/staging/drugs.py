@@ -45,12 +45,15 @@ def _code_matches(t: ibis.Table) -> ibis.Table:
 def _name_matches(t: ibis.Table) -> ibis.Table:
     codes = load_drug_codes()
     names = ibis.memtable(codes[codes.code_system == "NAME"].drop(columns=["source", "version"]))
-    distinct = t.select(_name_key=t._name_key).filter(lambda d: d._name_key.notnull()).distinct()
+    # Normalised per distinct name, not per row: the regular expressions run a few thousand
+    # times instead of once per prescription (issue 11 profile).
+    distinct = t.select("_drug_name_c").filter(lambda d: d._drug_name_c.notnull()).distinct()
+    distinct = distinct.mutate(_name_key=normalise_drug_name_expr(distinct._drug_name_c))
     m = distinct.inner_join(names, distinct._name_key.re_search(names.pattern))
     excluded = m.role == "not_treatment"
     m = m.mutate(_rank=m.specificity + excluded.ifelse(_EXCLUDE_RANK, 0), _treat=m.role == "treatment")
     iron = m.has_iron & m._treat
-    out = m.group_by("_name_key").aggregate(
+    out = m.group_by("_drug_name_c").aggregate(
         _excluded=excluded.any(),
         **{f: (m[f] & m._treat).any() for f in FLAGS},
         drug_class=m.drug_class.argmax(m._rank),
@@ -67,14 +70,11 @@ def map_drugs(t: ibis.Table) -> ibis.Table:
         _code_system_c=clean(t.code_system).upper().re_replace(r"[\s\-]", ""),
         _drug_name_c=clean(t.drug_name),
     )
-    t = t.mutate(
-        _code_key=t._code_system_c + ibis.literal("|") + t._drug_code_c,
-        _name_key=normalise_drug_name_expr(t._drug_name_c),
-    )
+    t = t.mutate(_code_key=t._code_system_c + ibis.literal("|") + t._drug_code_c)
     by_code = _code_matches(t).rename(lambda c: c if c == "_code_key" else f"c_{c}")
-    by_name = _name_matches(t).rename(lambda c: c if c == "_name_key" else f"n_{c}")
+    by_name = _name_matches(t).rename(lambda c: c if c == "_drug_name_c" else f"n_{c}")
     t = t.left_join(by_code, "_code_key").drop("_code_key_right")
-    t = t.left_join(by_name, "_name_key").drop("_name_key_right")
+    t = t.left_join(by_name, "_drug_name_c").drop("_drug_name_c_right")
     use_code = t.c_has_iron.notnull()
     pick = lambda col: use_code.ifelse(t[f"c_{col}"], t[f"n_{col}"])
     iron = {f: pick(f).fill_null(False) for f in FLAGS}

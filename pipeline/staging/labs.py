@@ -27,11 +27,11 @@ from pipeline.staging.common import (
     number_check,
     parse_number,
     parse_timestamp,
+    prepared,
     quoted,
     required,
     timestamp_checks,
     unknown_patient,
-    with_duplicate_marker,
 )
 from pipeline.units import load_conversions, normalise_unit_expr
 
@@ -75,6 +75,7 @@ def _unit_map():
 def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
     loinc_map, name_map = _code_maps()
     conv, ref = _unit_map()
+    raw = prepared(raw, COLUMNS["labs"], timestamps=("taken_at",), numbers=("ref_low", "ref_high"))
     value = clean(raw.value)
     t = raw.mutate(
         _loinc_key=clean(raw.loinc).lower(),
@@ -93,7 +94,7 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
         ref_low_c=parse_number(t.ref_low) * t.factor,
         ref_high_c=parse_number(t.ref_high) * t.factor,
     )
-    return with_duplicate_marker(t, COLUMNS["labs"])
+    return t
 
 
 # The analytes of the iron pair (RULES.md: serum iron with TIBC/transferrin).

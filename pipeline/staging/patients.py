@@ -11,10 +11,10 @@ from pipeline.staging.common import (
     clean,
     exact_duplicate,
     parse_timestamp,
+    prepared,
     quoted,
     required,
     timestamp_checks,
-    with_duplicate_marker,
 )
 
 STAGED_COLUMNS = ("row_id", "patient_id", "sex", "birth_year", "age_band", "site", "pregnancy_start", "pregnancy_end")
@@ -36,6 +36,7 @@ _AGE_BAND = r"^\d{1,3}\s*-\s*\d{1,3}$|^\d{1,3}\s*\+$"
 
 
 def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
+    raw = prepared(raw, COLUMNS["patients"], timestamps=("pregnancy_start", "pregnancy_end"))
     sex_text = clean(raw.sex).lower()
     t = raw.mutate(
         patient_id_c=clean(raw.patient_id),
@@ -47,7 +48,6 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
         pregnancy_start_c=parse_timestamp(raw.pregnancy_start).date(),
         pregnancy_end_c=parse_timestamp(raw.pregnancy_end).date(),
     )
-    t = with_duplicate_marker(t, COLUMNS["patients"])
     w = ibis.window(group_by=t.patient_id_c)
     return t.mutate(_first_id_row=t.row_id.min().over(w))
 

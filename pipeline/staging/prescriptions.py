@@ -19,11 +19,11 @@ from pipeline.staging.common import (
     is_bad_number,
     parse_number,
     parse_timestamp,
+    prepared,
     quoted,
     required,
     timestamp_checks,
     unknown_patient,
-    with_duplicate_marker,
 )
 from pipeline.staging.drugs import CODE_SYSTEMS, FLAGS, map_drugs
 from pipeline.staging.iron_dose import with_iron_per_day
@@ -75,7 +75,13 @@ def _end(t: ibis.Table) -> ibis.Table:
 
 
 def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
-    t = map_drugs(raw)
+    t = prepared(
+        raw,
+        COLUMNS["prescriptions"],
+        timestamps=("start_at", "end_at"),
+        numbers=("dose_amount", "doses_per_day", "quantity"),
+    )
+    t = map_drugs(t)
     t = _route_and_dose_kind(t)
     t = t.mutate(
         start_c=parse_timestamp(t.start_at),
@@ -88,7 +94,7 @@ def typed(raw: ibis.Table, ctx: Context) -> ibis.Table:
         quantity_c=parse_number(t.quantity),
     )
     t = with_iron_per_day(t)
-    return with_duplicate_marker(_end(t), COLUMNS["prescriptions"])
+    return _end(t)
 
 
 # A dose range such as `325-650` (MIMIC) is a real prescription with an unknown dose: it is

@@ -20,6 +20,7 @@ from types import ModuleType
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import pandas as pd
 from ibis import _
 
@@ -79,12 +80,21 @@ def _failures(cand: ibis.Table, table: str, ctx: Context) -> ibis.Table:
     )
 
 
+def _needed(typed: ibis.Table, table: str, ctx: Context) -> list[str]:
+    """The columns of `typed` that the checks, their reasons and the staged table read: the
+    candidate table keeps only these (a narrower table is cheaper to write and to scan)."""
+    probe = ibis.table(typed.schema(), name=f"_probe_{table}")
+    exprs = [_failures(probe, table, ctx), MODULES[table].staged(probe)]
+    used = {f.name for e in exprs for f in e.op().find(ops.Field) if f.rel == probe.op()}
+    return [c for c in typed.columns if c in used]
+
+
 def _stage_table(con, table: str, ctx: Context, progress: Progress) -> None:
     with item(progress, "validate", f"raw_{table}") as done:
         typed = MODULES[table].typed(con.table(f"raw_{table}"), ctx)
         if ctx.patients is not None:
             typed = with_known_patient(typed, ctx.patients)
-        cand = scratch_table(con, f"_cand_{table}", typed)
+        cand = scratch_table(con, f"_cand_{table}", typed.select(*_needed(typed, table, ctx)))
         tables.append(con, "quarantine", _failures(cand, table, ctx))
         bad_ids = con.table("quarantine").filter(lambda q: q.table_name == table).select("row_id")
         good = cand.anti_join(bad_ids, "row_id")
