@@ -296,15 +296,62 @@ def local_combination(eqs: Equations, known: np.ndarray, x: int, max_equations: 
     return None
 
 
+def propagate_floors(floors: np.ndarray, eqs: Equations) -> np.ndarray:
+    """Floors raised through the sums: a total holds at least its parts' floors (a year with
+    seven months present has a denominator of at least 7), up the nesting of months,
+    quarters, years and the whole span. Without this, a withheld year whose months are all 1
+    slips past `pinned_by_floors` when only a difference of totals pins it."""
+    flat, eq_of, starts = eqs.arrays()
+    sums = np.flatnonzero(np.asarray(eqs.is_sum, dtype=bool))
+    if not len(sums):
+        return floors
+    is_part = np.ones(len(flat), dtype=bool)
+    is_part[starts[:-1]] = False
+    totals = flat[starts[:-1]][sums]
+    out = floors.astype(np.int64).copy()
+    for _ in range(16):  # the nesting is a few levels deep
+        parts = np.bincount(eq_of[is_part], weights=out[flat[is_part]], minlength=len(starts) - 1)[sums]
+        new = out.copy()
+        np.maximum.at(new, totals, parts.astype(np.int64))
+        if np.array_equal(new, out):
+            break
+        out = new
+    return out
+
+
 def _with_floors(known: np.ndarray, values, floors, eqs: Equations) -> tuple:
-    """`known` and the parts pinned by their floors: (known with them, the pinning
-    equations, known before)."""
-    pinned = pinned_by_floors(values, floors, eqs, known)
+    """`known` and the parts pinned by their floors, repeated while a pinned total pins its
+    own parts: (known with them, {pinned quantity: the equation that pinned it}, known
+    before)."""
     before = known.copy()
     known = known.copy()
-    for e in pinned:  # each unknown part of these is at its floor: as good as known
-        known[list(eqs.members[e][1:])] = True
-    return known, pinned, before
+    pinned_by: dict[int, int] = {}
+    while True:
+        new = {x: e for e in pinned_by_floors(values, floors, eqs, known) for x in eqs.members[e][1:] if not known[x]}
+        if not new:
+            return known, pinned_by, before
+        for x, e in new.items():
+            pinned_by.setdefault(x, e)
+        known[list(new)] = True
+
+
+def _explain(x: int, pinned_by: dict[int, int], eqs: Equations, before: np.ndarray) -> set[int]:
+    """The quantities, known before any floor pinned something, that pinned `x` (through
+    the chain of pinned totals)."""
+    out: set[int] = set()
+    seen: set[int] = set()
+    stack = [x]
+    while stack:
+        y = stack.pop()
+        e = pinned_by.get(y)
+        if e is None:
+            if before[y]:
+                out.add(y)
+            continue
+        if e not in seen:
+            seen.add(e)
+            stack.extend(z for z in eqs.members[e] if z != y)
+    return out
 
 
 def _breaks(cell: int, x: int, out: np.ndarray, values, floors, eqs: Equations) -> bool:
@@ -335,11 +382,12 @@ def protect(
     values = np.stack([num, den, den - num], axis=1).reshape(-1)
     floors = np.zeros(n_q, dtype=np.int64)
     floors[DEN::3] = 1 if present is None else np.asarray(present, dtype=np.int64)
+    floors = propagate_floors(floors, eqs)
     rounds: dict[int, int] = {}  # how often a combination exposed each quantity
     while True:
         shown = np.repeat(~out, 3)
         known, derived = attack(n_q, eqs, shown)
-        known, pinned, before = _with_floors(known, values, floors, eqs)
+        known, pinned_by, before = _with_floors(known, values, floors, eqs)
         found = exposed(num, den, out, primary, known, threshold)
         combined: dict[int, set[int]] = {}
         if not found:  # what a combination of equations gives away
@@ -350,12 +398,11 @@ def protect(
             found = [(x // 3, x) for x in combined]
         if not found:
             return out
-        pinned_by = {x: e for e in pinned for x in eqs.members[e][1:] if not before[x]}
         picks = set()
         for _cell, x in found:
             if x in pinned_by or x in combined:  # the quantities that made it known
-                members = combined[x] if x in combined else [m for m in eqs.members[pinned_by[x]] if before[m]]
-                members = [y for m in members for y in ([m] if m not in pinned_by else eqs.members[pinned_by[m]])]
+                members = combined[x] if x in combined else _explain(x, pinned_by, eqs, before)
+                members = {y for m in members for y in _explain(m, pinned_by, eqs, before)}
                 feeding = set().union(*(_released_sources(m, eqs, derived, shown) for m in members if known[m]))
             else:
                 feeding = _released_sources(x, eqs, derived, shown)

@@ -93,3 +93,34 @@ def test_a_combination_of_two_equations_gives_away_what_neither_does_alone():
     known, _ = attack(3 * len(cells), eqs, np.repeat(~out, 3))
     small = [q(i, p) for i in np.flatnonzero(out) for p in (NUM, DEN, COMP)]
     assert not known[small].any() and determined(eqs, known, small) == {}
+
+
+def test_a_difference_of_totals_pins_the_years_whose_months_are_all_one():
+    # One measure, sex U, by month, quarter, year and the whole span (the funnel's fallback):
+    # 2023 has 3 months with 1 episode each, 2024 has 4, 2025 has 9 episodes in one month.
+    # Released: the span (16) and 2025 (9). Then 2023 + 2024 = 7, and with 3 + 4 months present
+    # (each at least 1) every withheld month, quarter and year is exactly known. No equation
+    # has one unknown and no combination fixes a single count: only the floors, carried up
+    # from the months to the years, show it (found by the LP attack of the reliability suite).
+    rows = []
+
+    def cell(ptype, start, den, num=0):
+        rows.append({"measure_id": "iron_failed", "category": "all", "period_type": ptype, "period_start": start,
+                     "group_by": "sex", "group_value": "U", "numerator": num, "denominator": den})  # fmt: skip
+        return len(rows) - 1
+
+    months = {2023: (1, 4, 7), 2024: (1, 4, 7, 10), 2025: (5,)}
+    for year, ms in months.items():
+        for m in ms:
+            cell("quarter", date(year, m, 1), 9 if year == 2025 else 1)
+            cell("month", date(year, m, 1), 9 if year == 2025 else 1)
+        cell("year", date(year, 1, 1), 9 if year == 2025 else len(ms))
+    span = cell("period", date(2023, 1, 1), 16)
+    cells = pd.DataFrame(rows)
+    eqs = aud_equations(cells, CATS)
+    eqs.cells(len(cells))
+    small = ((cells.denominator >= 1) & (cells.denominator <= T)).to_numpy()
+    withheld = small.copy()
+    out = protect(cells.numerator, cells.denominator, withheld, small, eqs, T)
+    y2025 = int(np.flatnonzero((cells.period_type == "year") & (cells.denominator == 9))[0])
+    assert out[[span, y2025]].any()  # the difference of the two released totals is gone
