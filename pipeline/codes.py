@@ -38,6 +38,11 @@ def normalise_drug_name_expr(col):
     return col.lower().re_replace(_NOT_ALNUM, " ").strip()
 
 
+def whole_word_pattern(name: str) -> str:
+    """Regex matching `name` as whole words in a `normalise_drug_name` string."""
+    return r"\b" + r"\s+".join(re.escape(w) for w in normalise_drug_name(name).split()) + r"\b"
+
+
 def read_table(path) -> pd.DataFrame:
     """A committed CSV (code list or reference table) as text; only an empty cell is missing
     (so a code such as `NA` or `None` stays a code). Every reader of data/ goes through here."""
@@ -81,9 +86,7 @@ def load_drug_codes() -> pd.DataFrame:
         df[col] = df[col].str.lower().eq("true")
     df["code_norm"] = df["code"].str.strip().str.upper().str.replace(r"[\s\-]", "", regex=True)
     df["pattern"] = [
-        r"\b" + r"\s+".join(re.escape(w) for w in normalise_drug_name(code).split()) + r"\b"
-        if system == "NAME"
-        else None
+        whole_word_pattern(code) if system == "NAME" else None
         for system, code in zip(df["code_system"], df["code"], strict=False)
     ]
     df["specificity"] = df["code"].str.len()
@@ -98,6 +101,20 @@ def load_iron_salts() -> pd.DataFrame:
     df = read_reference("iron_salts.csv")
     for col in ("salt_mg_per_unit", "elemental_iron_mg_per_unit", "elemental_iron_fraction"):
         df[col] = pd.to_numeric(df[col])
+    return df
+
+
+@lru_cache(maxsize=1)
+def load_brand_strengths() -> pd.DataFrame:
+    """data/reference/brand_strengths.csv: the labelled strength of an oral iron brand that has
+    one strength (Ferrograd Folic: dried ferrous sulfate 325 mg = 105 mg iron), for a
+    prescription naming the brand without its strength. `brand` is a NAME entry of drugs.csv,
+    matched as whole words (`pattern`); the longest brand matched wins (`specificity`)."""
+    df = read_reference("brand_strengths.csv")
+    for col in ("salt_mg_per_unit", "elemental_iron_mg_per_unit", "folic_acid_micrograms_per_unit"):
+        df[col] = pd.to_numeric(df[col])
+    df["pattern"] = [whole_word_pattern(b) for b in df["brand"]]
+    df["specificity"] = df["brand"].str.len()
     return df
 
 

@@ -12,6 +12,13 @@ the first "<number> mg" in the product name, with or without a space ("322mg", "
   liquid, elixir, syrup, solution, drops or suspension) is never a dried-salt tablet: it
   takes the default fraction. Multiples (400 mg as two 200 mg tablets) are not guessed:
   400 mg would also be 2 x 200 mg of liquid.
+A brand with one labelled strength (data/reference/brand_strengths.csv: Ferrograd Folic,
+Pregaday, Galfer ...) named without a strength, or with its own strength, takes the brand's
+iron per unit (Ferrograd Folic: 105 mg, not the 65 mg default tablet; Pregaday 322 mg: 100 mg
+as labelled) and, for a mg dose, the brand's iron fraction. A name stating another strength
+goes by that strength; a brand not in the table (Fersamal comes in 210 and 322 mg) by the
+rules above. The longest brand named wins (Ferrograd Folic over Ferrograd), and only when its
+salt is the salt form the drug mapping found; a liquid is never a brand's tablet.
 Unknown salt, unit or amount: null (the dose rules read it as unknown, never guessed).
 """
 
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.codes import load_iron_salts
+from pipeline.codes import load_brand_strengths, load_iron_salts, normalise_drug_name_expr
 
 _STRENGTH = r"(\d+(?:\.\d+)?)\s*mg\b"
 _LIQUID = r"\b(liquid|elixir|syrup|solution|soln|drops|suspension)\b"
@@ -34,6 +41,17 @@ def _salts() -> tuple[ibis.Table, ibis.Table]:
     return d, p
 
 
+def _brands(t: ibis.Table) -> ibis.Table:
+    """(normalised name) -> salt, salt mg and iron per unit of the longest brand it names."""
+    b = load_brand_strengths()
+    cols = ["pattern", "salt_form", "salt_mg_per_unit", "elemental_iron_mg_per_unit", "specificity"]
+    brands = ibis.memtable(b[cols].set_axis(["_b_pattern", "_b_salt", "_b_mg", "_b_iron", "_b_len"], axis=1))
+    names = t.select(_bm_key=t._b_key).filter(lambda d: d._bm_key.notnull()).distinct()
+    m = names.inner_join(brands, names._bm_key.re_search(brands._b_pattern))
+    best = lambda col: m[col].argmax(m._b_len)
+    return m.group_by("_bm_key").aggregate(_b_salt=best("_b_salt"), _b_mg=best("_b_mg"), _b_iron=best("_b_iron"))
+
+
 def _one_unit(t: ibis.Table, products: ibis.Table) -> ibis.Table:
     """(salt, mg dose) -> iron fraction of the listed product strength the dose equals."""
     doses = t.filter(t._dose_value == "mg").select(_m_salt=t.salt_form, _m_dose=t.dose_amount_c).distinct()
@@ -45,15 +63,26 @@ def with_iron_per_day(t: ibis.Table) -> ibis.Table:
     """Add iron_per_day_c (mg elemental iron a day) from salt_form, the name, dose and unit kind."""
     defaults, products = _salts()
     strength = t._drug_name_c.lower().re_extract(_STRENGTH, 1).nullif("").try_cast("float64")
-    t = t.mutate(_strength=t.has_iron.ifelse(strength, ibis.null("float64")))
+    t = t.mutate(
+        _strength=t.has_iron.ifelse(strength, ibis.null("float64")),
+        _b_key=t.has_iron.ifelse(normalise_drug_name_expr(t._drug_name_c), ibis.null("string")),
+    )
     one_unit = _one_unit(t, products)
+    brands = _brands(t)
     t = t.left_join(defaults, t.salt_form == defaults._d_salt)
     t = t.left_join(products, (t.salt_form == products._p_salt) & (t._strength == products._p_mg))
     t = t.left_join(one_unit, (t.salt_form == one_unit._m_salt) & (t.dose_amount_c == one_unit._m_dose))
-    per_unit = ibis.coalesce(t._p_iron, t._strength * t._d_fraction, t._strength.isnull().ifelse(t._d_iron, None))
+    t = t.left_join(brands, t._b_key == brands._bm_key)
     liquid = t._drug_name_c.lower().re_search(_LIQUID).fill_null(False)
+    brand = (
+        t._b_iron.notnull() & (t._b_salt == t.salt_form) & (t._strength.isnull() | (t._strength == t._b_mg)) & ~liquid
+    ).fill_null(False)
+    brand_iron = brand.ifelse(t._b_iron, ibis.null("float64"))
+    per_unit = ibis.coalesce(
+        brand_iron, t._p_iron, t._strength * t._d_fraction, t._strength.isnull().ifelse(t._d_iron, None)
+    )
     from_dose = (t._strength.isnull() & ~liquid).ifelse(t._m_fraction, ibis.null("float64"))
-    fraction = ibis.coalesce(t._p_iron / t._p_mg, from_dose, t._d_fraction)
+    fraction = ibis.coalesce(brand_iron / t._b_mg, t._p_iron / t._p_mg, from_dose, t._d_fraction)
     per_day = ibis.cases(
         (t._dose_value == "unit", t.dose_amount_c * per_unit * t.doses_per_day_c),
         (t._dose_value == "mg", t.dose_amount_c * fraction * t.doses_per_day_c),
@@ -61,5 +90,6 @@ def with_iron_per_day(t: ibis.Table) -> ibis.Table:
     )
     t = t.mutate(iron_per_day_c=t.has_iron.ifelse(per_day, ibis.null("float64")))
     return t.drop(
-        "_d_salt", "_d_iron", "_d_fraction", "_p_salt", "_p_mg", "_p_iron", "_m_salt", "_m_dose", "_m_fraction"
-    )
+        "_d_salt", "_d_iron", "_d_fraction", "_p_salt", "_p_mg", "_p_iron", "_m_salt", "_m_dose", "_m_fraction",
+        "_b_key", "_bm_key", "_b_salt", "_b_mg", "_b_iron",
+    )  # fmt: skip

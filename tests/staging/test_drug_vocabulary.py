@@ -23,7 +23,7 @@ CASES = {
     "feraheme": (("Feraheme 510 mg/17 mL", "", "", "510", "mg", "1"), I, "iron_iv", None),
     # oral iron brands and generics
     "galfer": (("Galfer 305mg capsules", "", "", "1", "capsule", "1"), I, "iron_oral", 100.0),
-    "ferrograd_folic": (("Ferrograd Folic tablets", "", "", "1", "tablet", "1"), I + F, "iron_oral", 65.0),
+    "ferrograd_folic": (("Ferrograd Folic tablets", "", "", "1", "tablet", "1"), I + F, "iron_oral", 105.0),
     "polymaltose": (("Iron polymaltose 100 mg tablet", "", "", "1", "tablet", "1"), I, "iron_oral", 100.0),
     "polysaccharide": (("Polysaccharide-iron complex 150 mg", "", "", "1", "capsule", "1"), I, "iron_oral", 150.0),
     "succinylate": (("Iron protein succinylate oral solution", "", "", "15", "mL", "1"), I, "iron_oral", None),

@@ -1,0 +1,68 @@
+"""RxNorm ingredient codes (issue 10 item 6): a prescription coded with the RxNorm code of an
+agent maps by the code alone, whatever its name says; each code row of data/codelists/drugs.csv
+agrees with the name entries of its ingredient and carries a source.
+
+Literal prescriptions through load and validate: newer agents by code (rivaroxaban,
+dabigatran, iron dextran, dried ferrous sulfate, leucovorin), the code once listed wrongly as
+cyanocobalamin (3002 is cyclophosphamide), and a code drugs.csv does not list."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import GOOD_RX
+
+# name, RxNorm code, dose, dose unit -> (iron, B12, folate), class, elemental iron mg/day
+CASES = {
+    "rivaroxaban": (("Study drug A", "1114195", "20", "mg"), (False, False, False), "anticoagulant", None),
+    "dabigatran": (("Study drug B", "1037042", "150", "mg"), (False, False, False), "anticoagulant", None),
+    "iron_dextran": (("Local order 1", "5992", "100", "mg"), (True, False, False), "iron_iv", None),
+    # the dried-salt code: 325 mg is the Ferrograd strength of the dried salt (105 mg iron),
+    # not the US heptahydrate tablet (65 mg) the plain ferrous sulfate entry would give
+    "ferrous_sulfate_dried": (("Local order 2", "259346", "325", "mg"), (True, False, False), "iron_oral", 105.0),
+    "leucovorin": (("Local order 3", "6313", "15", "mg"), (False, False, False), "folinic_acid", None),
+    # just outside: 3002 is cyclophosphamide, never vitamin B12 treatment
+    "code_3002": (("Local order 4", "3002", "500", "mg"), (False, False, False), "antineoplastic", None),
+    # missing: a code drugs.csv does not list, with a name that says nothing, maps to nothing
+    "unlisted_code": (("Local order 5", "310325", "1", "tablet"), (False, False, False), None, None),
+}
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    from tests.conftest import load_and_validate, write_input
+
+    tmp = tmp_path_factory.mktemp("rxnorm")
+    rows = [
+        {**GOOD_RX, "drug_name": n, "drug_code": c, "code_system": "RXNORM", "dose_amount": d, "dose_unit": u}
+        for (n, c, d, u), *_ in CASES.values()
+    ]
+    con, _ = load_and_validate(write_input(tmp / "in", prescriptions=rows), tmp / "w.duckdb")
+    df = con.table("stg_prescriptions").execute().sort_values("row_id").reset_index(drop=True)
+    con.disconnect()
+    assert len(df) == len(CASES)  # nothing quarantined
+    return dict(zip(CASES, df.itertuples(index=False), strict=True))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_prescription_maps_by_its_rxnorm_code(staged, case):
+    _, flags, drug_class, iron_per_day = CASES[case]
+    r = staged[case]
+    assert (bool(r.has_iron), bool(r.has_b12), bool(r.has_folate)) == flags
+    assert (None if r.drug_class is None or r.drug_class != r.drug_class else r.drug_class) == drug_class
+    if iron_per_day is not None:
+        assert r.elemental_iron_mg_per_day == pytest.approx(iron_per_day)
+
+
+def test_every_rxnorm_row_agrees_with_a_name_entry_of_its_ingredient_and_has_a_source():
+    """An RxNorm code says the same as the names of its ingredient (agent flags, class, role),
+    is a number, is listed once, and names where it was read (a repository file or a URL)."""
+    from pipeline.codes import load_drug_codes
+
+    d = load_drug_codes()
+    rx, names = d[d.code_system == "RXNORM"], d[d.code_system == "NAME"]
+    assert rx.code.str.fullmatch(r"[0-9]+").all() and not rx.code.duplicated().any()
+    key = ["ingredient", "has_iron", "has_b12", "has_folate", "drug_class", "role"]
+    known = set(map(tuple, names[key].itertuples(index=False)))
+    assert [tuple(r) for r in rx[key].itertuples(index=False) if tuple(r) not in known] == []
+    assert rx.source.str.contains(r"/|https?://").all()
