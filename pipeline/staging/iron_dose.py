@@ -42,14 +42,16 @@ def _salts() -> tuple[ibis.Table, ibis.Table]:
 
 
 def _brands(t: ibis.Table) -> ibis.Table:
-    """(normalised name) -> salt, salt mg and iron per unit of the longest brand it names."""
+    """(iron product name) -> salt, salt mg and iron per unit of the longest brand it names.
+    Each distinct name is normalised once, not each prescription (issue 11 profile)."""
     b = load_brand_strengths()
     cols = ["pattern", "salt_form", "salt_mg_per_unit", "elemental_iron_mg_per_unit", "specificity"]
     brands = ibis.memtable(b[cols].set_axis(["_b_pattern", "_b_salt", "_b_mg", "_b_iron", "_b_len"], axis=1))
-    names = t.select(_bm_key=t._b_key).filter(lambda d: d._bm_key.notnull()).distinct()
+    names = t.filter(t.has_iron & t._drug_name_c.notnull()).select(_bm_name=t._drug_name_c).distinct()
+    names = names.mutate(_bm_key=normalise_drug_name_expr(names._bm_name))
     m = names.inner_join(brands, names._bm_key.re_search(brands._b_pattern))
     best = lambda col: m[col].argmax(m._b_len)
-    return m.group_by("_bm_key").aggregate(_b_salt=best("_b_salt"), _b_mg=best("_b_mg"), _b_iron=best("_b_iron"))
+    return m.group_by("_bm_name").aggregate(_b_salt=best("_b_salt"), _b_mg=best("_b_mg"), _b_iron=best("_b_iron"))
 
 
 def _one_unit(t: ibis.Table, products: ibis.Table) -> ibis.Table:
@@ -63,16 +65,13 @@ def with_iron_per_day(t: ibis.Table) -> ibis.Table:
     """Add iron_per_day_c (mg elemental iron a day) from salt_form, the name, dose and unit kind."""
     defaults, products = _salts()
     strength = t._drug_name_c.lower().re_extract(_STRENGTH, 1).nullif("").try_cast("float64")
-    t = t.mutate(
-        _strength=t.has_iron.ifelse(strength, ibis.null("float64")),
-        _b_key=t.has_iron.ifelse(normalise_drug_name_expr(t._drug_name_c), ibis.null("string")),
-    )
+    t = t.mutate(_strength=t.has_iron.ifelse(strength, ibis.null("float64")))
     one_unit = _one_unit(t, products)
     brands = _brands(t)
     t = t.left_join(defaults, t.salt_form == defaults._d_salt)
     t = t.left_join(products, (t.salt_form == products._p_salt) & (t._strength == products._p_mg))
     t = t.left_join(one_unit, (t.salt_form == one_unit._m_salt) & (t.dose_amount_c == one_unit._m_dose))
-    t = t.left_join(brands, t._b_key == brands._bm_key)
+    t = t.left_join(brands, t.has_iron & (t._drug_name_c == brands._bm_name))
     liquid = t._drug_name_c.lower().re_search(_LIQUID).fill_null(False)
     brand = (
         t._b_iron.notnull() & (t._b_salt == t.salt_form) & (t._strength.isnull() | (t._strength == t._b_mg)) & ~liquid
@@ -91,5 +90,5 @@ def with_iron_per_day(t: ibis.Table) -> ibis.Table:
     t = t.mutate(iron_per_day_c=t.has_iron.ifelse(per_day, ibis.null("float64")))
     return t.drop(
         "_d_salt", "_d_iron", "_d_fraction", "_p_salt", "_p_mg", "_p_iron", "_m_salt", "_m_dose", "_m_fraction",
-        "_b_key", "_bm_key", "_b_salt", "_b_mg", "_b_iron",
+        "_bm_name", "_b_salt", "_b_mg", "_b_iron",
     )  # fmt: skip
