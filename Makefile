@@ -30,8 +30,11 @@ help: ## List the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
+# --compile-bytecode: the packages are compiled once here, not by every command (where
+# PYTHONDONTWRITEBYTECODE is set, Python would compile Ibis, pandas, DuckDB's wrapper ... from
+# source at each start: about 3 s of CPU per command, docs/performance.md).
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --compile-bytecode
 	@touch $@
 
 setup: $(VENV)/.synced ## Install uv (if missing) and the locked environment
@@ -39,7 +42,7 @@ setup: $(VENV)/.synced ## Install uv (if missing) and the locked environment
 # The Spark extra on top of the locked environment (a plain `uv sync` removes it again, so
 # this stamp is older than .synced after any re-sync and runs again).
 $(VENV)/.spark: $(VENV)/.synced
-	$(UV) sync --locked --quiet --extra spark
+	$(UV) sync --locked --quiet --compile-bytecode --extra spark
 	@touch $@
 
 spark: $(VENV)/.spark ## Install the Spark extra (PySpark) and, when java is missing, a Debian Java runtime
