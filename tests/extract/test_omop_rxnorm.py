@@ -21,11 +21,12 @@ _HEADER = (FIXTURE / "drug_exposure.csv").read_text().splitlines()[0].split(",")
 
 # concept_id, name, vocabulary, class, concept_code (OMOP ids and codes of the RxNorm
 # ingredients as in OHDSI/PhenotypeLibrary; 259346 is the RxNorm PIN of dried ferrous sulfate;
-# 310325 is a clinical drug that drugs.csv does not list as a code)
+# 313782, acetaminophen 325 MG Oral Tablet, is a clinical drug that drugs.csv does not list)
 CONCEPTS = [
     ("40241331", "rivaroxaban", "RxNorm", "Ingredient", "1114195"),
     ("40228152", "dabigatran etexilate", "RxNorm", "Ingredient", "1037042"),
     ("40099", "ferrous sulfate,dried", "RxNorm", "Precise Ingredient", "259346"),
+    ("40313", "acetaminophen 325 MG Oral Tablet", "RxNorm", "Clinical Drug", "313782"),
 ]
 
 
@@ -46,7 +47,9 @@ ROWS = [
     _drug_row(42, "0", "40228152", "DABI-LOCAL-150"),
     _drug_row(43, "0", "40099", "ORDER 7731"),
     # an RxNorm code drugs.csv does not list and a name that says nothing: not mapped
-    _drug_row(44, "0", "40001", "ORDER 7732"),
+    _drug_row(44, "0", "40313", "ORDER 7732"),
+    # the Synthea iron tablet's RxNorm code (listed) and a name that says nothing: oral iron
+    _drug_row(45, "0", "40001", "ORDER 7733"),
 ]
 
 
@@ -71,7 +74,7 @@ def test_rxnorm_concepts_are_passed_as_rxnorm_codes(folder):
         ("1114195", "RXNORM", "rivaroxaban"),
         ("1037042", "RXNORM", "DABI-LOCAL-150"),
         ("259346", "RXNORM", "ORDER 7731"),
-        ("310325", "RXNORM", "ORDER 7732"),
+        ("313782", "RXNORM", "ORDER 7732"),
     ]
 
 
@@ -95,7 +98,9 @@ def test_rxnorm_ingredient_codes_of_newer_agents_map_when_staged(folder, tmp_pat
     assert not stg.loc["1037042", ["has_iron", "has_b12", "has_folate"]].any()
     dried = stg.loc["259346"]
     assert bool(dried.has_iron) and dried.drug_class == "iron_oral"
-    unmapped = stg.loc["310325"]
-    unmapped = unmapped[unmapped.drug_name == "ORDER 7732"].iloc[0]
+    row = lambda code, name: stg[(stg.index == code) & (stg.drug_name == name)].iloc[0]
+    tablet = row("310325", "ORDER 7733")
+    assert bool(tablet.has_iron) and tablet.drug_class == "iron_oral"
+    unmapped = row("313782", "ORDER 7732")
     assert not unmapped[["has_iron", "has_b12", "has_folate"]].any()
     assert unmapped.drug_class is None or unmapped.drug_class != unmapped.drug_class

@@ -3,8 +3,10 @@ agent maps by the code alone, whatever its name says; each code row of data/code
 agrees with the name entries of its ingredient and carries a source.
 
 Literal prescriptions through load and validate: newer agents by code (rivaroxaban,
-dabigatran, iron dextran, dried ferrous sulfate, leucovorin), the code once listed wrongly as
-cyanocobalamin (3002 is cyclophosphamide), and a code drugs.csv does not list."""
+dabigatran, iron dextran, dried ferrous sulfate, leucovorin, folic acid, famotidine), clinical
+drugs as Synthea and other real data carry them (the B12 injection, a ferrous gluconate
+tablet, a leucovorin injection), the code once listed wrongly as cyanocobalamin (3002 is
+cyclophosphamide), and a code drugs.csv does not list."""
 
 from __future__ import annotations
 
@@ -21,10 +23,18 @@ CASES = {
     # not the US heptahydrate tablet (65 mg) the plain ferrous sulfate entry would give
     "ferrous_sulfate_dried": (("Local order 2", "259346", "325", "mg"), (True, False, False), "iron_oral", 105.0),
     "leucovorin": (("Local order 3", "6313", "15", "mg"), (False, False, False), "folinic_acid", None),
+    "folic_acid": (("Local order 6", "4511", "5", "mg"), (False, False, True), "folate", None),
+    "famotidine": (("Local order 7", "4278", "20", "mg"), (False, False, False), "h2_blocker", None),
+    # clinical drugs: Synthea's B12 injection (SCD 2001499) is B12 treatment; the ferrous gluconate
+    # 240 mg tablet (SCD 242590) is oral iron with its salt (240 mg x 11.6 % = 27.8 mg iron);
+    # a leucovorin injection (SCD 1803932) is folinic acid, never folate treatment
+    "b12_injection": (("Local order 8", "2001499", "1", "mL"), (False, True, False), "b12", None),
+    "ferrous_gluconate_240": (("Local order 9", "242590", "240", "mg"), (True, False, False), "iron_oral", 27.84),
+    "leucovorin_injection": (("Local order 10", "1803932", "100", "mg"), (False, False, False), "folinic_acid", None),
     # just outside: 3002 is cyclophosphamide, never vitamin B12 treatment
     "code_3002": (("Local order 4", "3002", "500", "mg"), (False, False, False), "antineoplastic", None),
     # missing: a code drugs.csv does not list, with a name that says nothing, maps to nothing
-    "unlisted_code": (("Local order 5", "310325", "1", "tablet"), (False, False, False), None, None),
+    "unlisted_code": (("Local order 5", "313782", "1", "tablet"), (False, False, False), None, None),
 }
 
 
