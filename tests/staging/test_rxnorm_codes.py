@@ -31,6 +31,14 @@ CASES = {
     "b12_injection": (("Local order 8", "2001499", "1", "mL"), (False, True, False), "b12", None),
     "ferrous_gluconate_240": (("Local order 9", "242590", "240", "mg"), (True, False, False), "iron_oral", 27.84),
     "leucovorin_injection": (("Local order 10", "1803932", "100", "mg"), (False, False, False), "folinic_acid", None),
+    # ingredients from OHDSI's DPD-to-RxNorm mapping: 24941 is ferrous fumarate (once listed here
+    # as ferrous gluconate), 11248 is vitamin B12 (cyanocobalamin), 5514 hydroxocobalamin,
+    # 24909 iron sucrose; 614373 deferasirox is a chelator, never iron treatment
+    "ferrous_fumarate": (("Local order 11", "24941", "1", "tablet"), (True, False, False), "iron_oral", None),
+    "vitamin_b12": (("Local order 12", "11248", "1", "mg"), (False, True, False), "b12", None),
+    "hydroxocobalamin": (("Local order 13", "5514", "1", "mg"), (False, True, False), "b12", None),
+    "iron_sucrose": (("Local order 14", "24909", "200", "mg"), (True, False, False), "iron_iv", None),
+    "deferasirox": (("Local order 15", "614373", "500", "mg"), (False, False, False), "iron_chelator", None),
     # just outside: 3002 is cyclophosphamide, never vitamin B12 treatment
     "code_3002": (("Local order 4", "3002", "500", "mg"), (False, False, False), "antineoplastic", None),
     # missing: a code drugs.csv does not list, with a name that says nothing, maps to nothing
