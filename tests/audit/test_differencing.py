@@ -96,7 +96,7 @@ def test_a_combination_of_two_equations_gives_away_what_neither_does_alone():
 
 
 def test_a_difference_of_totals_pins_the_years_whose_months_are_all_one():
-    # One measure, sex U, by month, quarter, year and the whole span (the funnel's fallback):
+    # One measure, sex U, by month, quarter and year, and a total over the whole span:
     # 2023 has 3 months with 1 episode each, 2024 has 4, 2025 has 9 episodes in one month.
     # Released: the span (16) and 2025 (9). Then 2023 + 2024 = 7, and with 3 + 4 months present
     # (each at least 1) every withheld month, quarter and year is exactly known. No equation
@@ -118,6 +118,8 @@ def test_a_difference_of_totals_pins_the_years_whose_months_are_all_one():
     span = cell("period", date(2023, 1, 1), 16)
     cells = pd.DataFrame(rows)
     eqs = aud_equations(cells, CATS)
+    years = [int(i) for i in np.flatnonzero(cells.period_type == "year")]
+    eqs.sums(span, years)  # a released total over the three years (such as a whole-period cell)
     eqs.cells(len(cells))
     small = ((cells.denominator >= 1) & (cells.denominator <= T)).to_numpy()
     withheld = small.copy()
