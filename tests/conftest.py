@@ -62,6 +62,16 @@ def load_and_validate(input_dir: Path, db: Path, config=None, today=None):
     return connect(db), result
 
 
+def staged_prescriptions(folder: Path, rows: list[dict], names) -> dict:
+    """Load and validate `rows` as the prescriptions file; the staged row of each of `names`
+    (one per row, in order), after checking that none was quarantined."""
+    con, _ = load_and_validate(write_input(folder / "in", prescriptions=rows), folder / "w.duckdb")
+    df = con.table("stg_prescriptions").execute().sort_values("row_id").reset_index(drop=True)
+    con.disconnect()
+    assert len(df) == len(names)  # nothing quarantined
+    return dict(zip(names, df.itertuples(index=False), strict=True))
+
+
 def quarantined(con, table: str) -> list[tuple[int, str]]:
     q = con.table("quarantine").filter(lambda t: t.table_name == table).execute()
     return sorted(zip(q.source_row, q.check_id, strict=False))

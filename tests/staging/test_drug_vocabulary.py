@@ -88,7 +88,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
-    from tests.conftest import load_and_validate, write_input
+    from tests.conftest import staged_prescriptions
 
     tmp = tmp_path_factory.mktemp("vocab")
     rows = [
@@ -96,11 +96,7 @@ def staged(tmp_path_factory):
         | {"doses_per_day": per_day}
         for (n, c, s, d, u, per_day), *_ in CASES.values()
     ]
-    con, _ = load_and_validate(write_input(tmp / "in", prescriptions=rows), tmp / "w.duckdb")
-    df = con.table("stg_prescriptions").execute().sort_values("row_id").reset_index(drop=True)
-    con.disconnect()
-    assert len(df) == len(CASES)  # nothing quarantined
-    return dict(zip(CASES, df.itertuples(index=False), strict=True))
+    return staged_prescriptions(tmp, rows, CASES)
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -48,18 +48,14 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):
-    from tests.conftest import load_and_validate, write_input
+    from tests.conftest import staged_prescriptions
 
     tmp = tmp_path_factory.mktemp("rxnorm")
     rows = [
         {**GOOD_RX, "drug_name": n, "drug_code": c, "code_system": "RXNORM", "dose_amount": d, "dose_unit": u}
         for (n, c, d, u), *_ in CASES.values()
     ]
-    con, _ = load_and_validate(write_input(tmp / "in", prescriptions=rows), tmp / "w.duckdb")
-    df = con.table("stg_prescriptions").execute().sort_values("row_id").reset_index(drop=True)
-    con.disconnect()
-    assert len(df) == len(CASES)  # nothing quarantined
-    return dict(zip(CASES, df.itertuples(index=False), strict=True))
+    return staged_prescriptions(tmp, rows, CASES)
 
 
 @pytest.mark.parametrize("case", list(CASES))
