@@ -41,17 +41,24 @@ def _salts() -> tuple[ibis.Table, ibis.Table]:
     return d, p
 
 
-def _brands(t: ibis.Table) -> ibis.Table:
-    """(iron product name) -> salt, salt mg and iron per unit of the longest brand it names.
-    Each distinct name is normalised once, not each prescription (issue 11 profile)."""
+def _names(t: ibis.Table) -> ibis.Table:
+    """(iron product name) -> the strength it states, whether it is a liquid, and the salt,
+    salt mg and iron per unit of the longest brand it names. Each distinct name is read once,
+    not each prescription (issue 11 profile)."""
     b = load_brand_strengths()
     cols = ["pattern", "salt_form", "salt_mg_per_unit", "elemental_iron_mg_per_unit", "specificity"]
     brands = ibis.memtable(b[cols].set_axis(["_b_pattern", "_b_salt", "_b_mg", "_b_iron", "_b_len"], axis=1))
     names = t.filter(t.has_iron & t._drug_name_c.notnull()).select(_bm_name=t._drug_name_c).distinct()
-    names = names.mutate(_bm_key=normalise_drug_name_expr(names._bm_name))
+    low = names._bm_name.lower()
+    names = names.mutate(
+        _bm_key=normalise_drug_name_expr(names._bm_name),
+        _n_strength=low.re_extract(_STRENGTH, 1).nullif("").try_cast("float64"),
+        _n_liquid=low.re_search(_LIQUID).fill_null(False),
+    )
     m = names.inner_join(brands, names._bm_key.re_search(brands._b_pattern))
     best = lambda col: m[col].argmax(m._b_len)
-    return m.group_by("_bm_name").aggregate(_b_salt=best("_b_salt"), _b_mg=best("_b_mg"), _b_iron=best("_b_iron"))
+    found = m.group_by("_bm_name").aggregate(_b_salt=best("_b_salt"), _b_mg=best("_b_mg"), _b_iron=best("_b_iron"))
+    return names.left_join(found, "_bm_name").drop("_bm_name_right", "_bm_key")
 
 
 def _one_unit(t: ibis.Table, products: ibis.Table) -> ibis.Table:
@@ -64,15 +71,14 @@ def _one_unit(t: ibis.Table, products: ibis.Table) -> ibis.Table:
 def with_iron_per_day(t: ibis.Table) -> ibis.Table:
     """Add iron_per_day_c (mg elemental iron a day) from salt_form, the name, dose and unit kind."""
     defaults, products = _salts()
-    strength = t._drug_name_c.lower().re_extract(_STRENGTH, 1).nullif("").try_cast("float64")
-    t = t.mutate(_strength=t.has_iron.ifelse(strength, ibis.null("float64")))
     one_unit = _one_unit(t, products)
-    brands = _brands(t)
+    names = _names(t)
+    t = t.left_join(names, t.has_iron & (t._drug_name_c == names._bm_name))
+    t = t.mutate(_strength=t._n_strength)
     t = t.left_join(defaults, t.salt_form == defaults._d_salt)
     t = t.left_join(products, (t.salt_form == products._p_salt) & (t._strength == products._p_mg))
     t = t.left_join(one_unit, (t.salt_form == one_unit._m_salt) & (t.dose_amount_c == one_unit._m_dose))
-    t = t.left_join(brands, t.has_iron & (t._drug_name_c == brands._bm_name))
-    liquid = t._drug_name_c.lower().re_search(_LIQUID).fill_null(False)
+    liquid = t._n_liquid.fill_null(False)
     brand = (
         t._b_iron.notnull() & (t._b_salt == t.salt_form) & (t._strength.isnull() | (t._strength == t._b_mg)) & ~liquid
     ).fill_null(False)
@@ -90,5 +96,5 @@ def with_iron_per_day(t: ibis.Table) -> ibis.Table:
     t = t.mutate(iron_per_day_c=t.has_iron.ifelse(per_day, ibis.null("float64")))
     return t.drop(
         "_d_salt", "_d_iron", "_d_fraction", "_p_salt", "_p_mg", "_p_iron", "_m_salt", "_m_dose", "_m_fraction",
-        "_bm_name", "_b_salt", "_b_mg", "_b_iron",
+        "_bm_name", "_n_strength", "_n_liquid", "_b_salt", "_b_mg", "_b_iron",
     )  # fmt: skip
