@@ -50,6 +50,12 @@ ROWS = [
     _drug_row(44, "0", "40313", "ORDER 7732"),
     # the Synthea iron tablet's RxNorm code (listed) and a name that says nothing: oral iron
     _drug_row(45, "0", "40001", "ORDER 7733"),
+    # OMOP ingredient ids with no concept row to read: the id alone must say what it is
+    _drug_row(46, "46221255", "0", "ORDER 7734"),  # ferric pyrophosphate citrate (IV iron)
+    _drug_row(47, "19009025", "0", "ORDER 7735"),  # mecobalamin (B12)
+    _drug_row(48, "1360067", "0", "ORDER 7736"),  # Iron, where OHDSI puts ferric maltol
+    _drug_row(49, "40163731", "0", "ORDER 7737"),  # ferumoxytol (IV iron)
+    _drug_row(50, "19009026", "0", "ORDER 7738"),  # just beside mecobalamin: not listed
 ]
 
 
@@ -78,21 +84,29 @@ def test_rxnorm_concepts_are_passed_as_rxnorm_codes(folder):
     ]
 
 
-def test_rxnorm_ingredient_codes_of_newer_agents_map_when_staged(folder, tmp_path):
-    """Staged: rivaroxaban and dabigatran are anticoagulants (cause evidence), dabigatran by
-    its RxNorm code alone; dried ferrous sulfate by its RxNorm code alone is oral iron; a
-    clinical-drug code drugs.csv does not list, with a name that says nothing, is not mapped
-    (never guessed)."""
+@pytest.fixture(scope="module")
+def staged(folder, tmp_path_factory):
+    """stg_prescriptions of the fixture with its appended rows, loaded and validated once."""
     from pipeline import steps
     from pipeline.config import load_config
     from pipeline.engine import connect
 
     cfg = load_config()
-    steps.load("omop", folder, tmp_path / "w.duckdb", cfg)
-    steps.validate(tmp_path / "w.duckdb", cfg)
-    con = connect(tmp_path / "w.duckdb", read_only=True)
-    stg = con.table("stg_prescriptions").execute().set_index("drug_code")
+    db = tmp_path_factory.mktemp("omop_rxnorm_w") / "w.duckdb"
+    steps.load("omop", folder, db, cfg)
+    steps.validate(db, cfg)
+    con = connect(db, read_only=True)
+    stg = con.table("stg_prescriptions").execute()
     con.disconnect()
+    return stg
+
+
+def test_rxnorm_ingredient_codes_of_newer_agents_map_when_staged(staged):
+    """Staged: rivaroxaban and dabigatran are anticoagulants (cause evidence), dabigatran by
+    its RxNorm code alone; dried ferrous sulfate by its RxNorm code alone is oral iron; a
+    clinical-drug code drugs.csv does not list, with a name that says nothing, is not mapped
+    (never guessed)."""
+    stg = staged.set_index("drug_code")
     assert stg.loc["1114195", "drug_class"] == "anticoagulant"
     assert stg.loc["1037042", "drug_class"] == "anticoagulant"
     assert not stg.loc["1037042", ["has_iron", "has_b12", "has_folate"]].any()
@@ -104,3 +118,22 @@ def test_rxnorm_ingredient_codes_of_newer_agents_map_when_staged(folder, tmp_pat
     unmapped = row("313782", "ORDER 7732")
     assert not unmapped[["has_iron", "has_b12", "has_folate"]].any()
     assert unmapped.drug_class is None or unmapped.drug_class != unmapped.drug_class
+
+
+@pytest.mark.parametrize(
+    "name, flags, drug_class",
+    [
+        ("ORDER 7734", (True, False, False), "iron_iv"),
+        ("ORDER 7735", (False, True, False), "b12"),
+        ("ORDER 7736", (True, False, False), "iron_oral"),
+        ("ORDER 7737", (True, False, False), "iron_iv"),
+        ("ORDER 7738", (False, False, False), None),
+    ],
+)
+def test_omop_ingredient_ids_map_without_a_concept_table(staged, name, flags, drug_class):
+    """An OMOP drug_concept_id of an iron or B12 ingredient that the site's concept table does not
+    hold maps by data/codelists/drugs.csv alone (ids as OHDSI's own mappings give them); an id
+    that drugs.csv does not list maps to nothing."""
+    r = staged[staged.drug_name == name].iloc[0]
+    assert (bool(r.has_iron), bool(r.has_b12), bool(r.has_folate)) == flags
+    assert (None if r.drug_class != r.drug_class else r.drug_class) == drug_class

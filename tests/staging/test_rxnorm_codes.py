@@ -39,6 +39,9 @@ CASES = {
     "hydroxocobalamin": (("Local order 13", "5514", "1", "mg"), (False, True, False), "b12", None),
     "iron_sucrose": (("Local order 14", "24909", "200", "mg"), (True, False, False), "iron_iv", None),
     "deferasirox": (("Local order 15", "614373", "500", "mg"), (False, False, False), "iron_chelator", None),
+    # RxNorm 90176 is the ingredient Iron, to which OHDSI maps iron products that have no
+    # ingredient of their own (reduced iron, iron glycerophosphate): oral iron
+    "iron_ingredient": (("Local order 16", "90176", "1", "tablet"), (True, False, False), "iron_oral", None),
     # just outside: 3002 is cyclophosphamide, never vitamin B12 treatment
     "code_3002": (("Local order 4", "3002", "500", "mg"), (False, False, False), "antineoplastic", None),
     # missing: a code drugs.csv does not list, with a name that says nothing, maps to nothing
