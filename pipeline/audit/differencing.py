@@ -96,6 +96,10 @@ class Equations:
             self._arrays = self._build()
         return self._arrays
 
+    def coef_array(self) -> np.ndarray:
+        """The coefficient of each entry of `arrays`, in the same order."""
+        return np.fromiter((c for cs in self.coefs for c in cs), dtype=np.float64, count=len(self.arrays()[0]))
+
     def by_quantity(self, n_quantities: int) -> tuple[np.ndarray, np.ndarray]:
         """(entries of `arrays` grouped by quantity, where each quantity's group starts)."""
         if self._by_quantity is None or len(self._by_quantity[1]) != n_quantities + 1:
@@ -192,7 +196,7 @@ def _matrix(eqs: Equations, known: np.ndarray):
     from scipy.sparse import coo_matrix
 
     flat, eq_of, _ = eqs.arrays()
-    coef = np.fromiter((c for cs in eqs.coefs for c in cs), dtype=np.float64, count=len(flat))
+    coef = eqs.coef_array()
     rows = np.unique(eq_of[~known[flat]])
     row_of = np.full(len(eqs.members), -1, dtype=np.int64)
     row_of[rows] = np.arange(len(rows))
@@ -354,6 +358,90 @@ def _explain(x: int, pinned_by: dict[int, int], eqs: Equations, before: np.ndarr
     return out
 
 
+def released_bounds(values: np.ndarray, shown: np.ndarray, floors: np.ndarray, rounding: int, threshold: int):
+    """What an attacker knows of each quantity before combining anything: the interval of
+    true counts a released numerator or denominator stands for (nearest multiple of
+    `rounding`, halves up, never rounded into 1..threshold: disclosure.round_counts; 0 is
+    exact), a released complement only as den - num, a withheld quantity from its floor up."""
+    from pipeline.audit.disclosure import round_counts
+
+    lo = floors.astype(np.float64).copy()
+    hi = np.full(len(values), np.inf)
+    rel = shown.copy()
+    rel[COMP::3] = False
+    v = round_counts(values[rel], rounding, threshold).astype(np.float64)
+    half = rounding // 2
+    r_lo = np.where(v == 0, 0.0, np.maximum(v - half, 0.0))
+    r_lo = np.where((v > 0) & (v == (threshold // rounding + 1) * rounding), 1.0, r_lo)
+    r_hi = np.where(v == 0, 0.0, v + (rounding - 1 - half))
+    lo[rel], hi[rel] = np.maximum(r_lo, lo[rel]), r_hi
+    return lo, hi
+
+
+def propagate_bounds(lo: np.ndarray, hi: np.ndarray, eqs: Equations, max_rounds: int = 200) -> tuple:
+    """Bounds propagation over the equations (what an attacker with rounded counts learns
+    without a solver): for sum(c x) = 0, each member lies within minus the range of the other
+    terms; integer bounds; repeated until nothing narrows. Returns (lo, hi, the equation
+    that last raised each lower bound, the one that last lowered each upper bound; -1
+    none)."""
+    flat, eq_of, starts = eqs.arrays()
+    coef = eqs.coef_array()
+    n_eq = len(starts) - 1
+    lo, hi = lo.astype(np.float64).copy(), hi.astype(np.float64).copy()
+    lo_by = np.full(len(lo), -1, dtype=np.int64)
+    hi_by = np.full(len(lo), -1, dtype=np.int64)
+    if not len(flat):
+        return lo, hi, lo_by, hi_by
+    pos = coef > 0
+    for _ in range(max_rounds):
+        with np.errstate(invalid="ignore"):
+            tmin = np.where(pos, coef * lo[flat], coef * hi[flat])
+            tmax = np.where(pos, coef * hi[flat], coef * lo[flat])
+        inf_min, inf_max = ~np.isfinite(tmin), ~np.isfinite(tmax)
+        fmin, fmax = np.where(inf_min, 0.0, tmin), np.where(inf_max, 0.0, tmax)
+        smin = np.bincount(eq_of, weights=fmin, minlength=n_eq)[eq_of] - fmin
+        smax = np.bincount(eq_of, weights=fmax, minlength=n_eq)[eq_of] - fmax
+        nmin = np.bincount(eq_of, weights=inf_min, minlength=n_eq)[eq_of] - inf_min
+        nmax = np.bincount(eq_of, weights=inf_max, minlength=n_eq)[eq_of] - inf_max
+        others_min = np.where(nmin == 0, smin, -np.inf)
+        others_max = np.where(nmax == 0, smax, np.inf)
+        # c x = -(the other terms): c x within [-others_max, -others_min]
+        a, b = -others_max / coef, -others_min / coef
+        new_lo = np.ceil(np.where(pos, a, b) - 1e-9)
+        new_hi = np.floor(np.where(pos, b, a) + 1e-9)
+        up = new_lo > lo[flat] + 0.5
+        down = new_hi < hi[flat] - 0.5
+        if not up.any() and not down.any():
+            break
+        for mask, bound, by, better in ((up, lo, lo_by, np.maximum), (down, hi, hi_by, np.minimum)):
+            k = np.flatnonzero(mask)
+            values = new_lo[k] if bound is lo else new_hi[k]
+            best = bound.copy()
+            better.at(best, flat[k], values)
+            changed = best != bound
+            winners = k[best[flat[k]] == values]
+            by[flat[winners]] = eq_of[winners]
+            bound[changed] = best[changed]
+    return lo, hi, lo_by, hi_by
+
+
+def _bound_sources(x: int, eqs: Equations, lo_by, hi_by, shown: np.ndarray, limit: int = 2000) -> set[int]:
+    """The released cells whose rounded values pinned quantity `x` (through the chain of
+    equations that narrowed its bounds)."""
+    out: set[int] = set()
+    stack, seen = [x], set()
+    while stack and len(seen) < limit:
+        y = stack.pop()
+        if y in seen:
+            continue
+        seen.add(y)
+        if shown[y]:
+            out.add(y // 3)
+        for e in {int(lo_by[y]), int(hi_by[y])} - {-1}:
+            stack.extend(m for m in eqs.members[e] if m != y)
+    return out
+
+
 def _breaks(cell: int, x: int, out: np.ndarray, values, floors, eqs: Equations) -> bool:
     """Whether withholding `cell` as well leaves quantity `x` without a short combination."""
     trial = out.copy()
@@ -386,23 +474,37 @@ def protect(
     rounds: dict[int, int] = {}  # how often a combination exposed each quantity
     while True:
         shown = np.repeat(~out, 3)
-        known, derived = attack(n_q, eqs, shown)
-        known, pinned_by, before = _with_floors(known, values, floors, eqs)
+        if rounding > 0:  # a released count is an interval: what bounds propagation pins
+            lo, hi, lo_by, hi_by = propagate_bounds(*released_bounds(values, shown, floors, rounding, threshold), eqs)
+            known = lo == hi
+            pinned_by: dict[int, int] = {}
+            before = known
+        else:
+            known, derived = attack(n_q, eqs, shown)
+            known, pinned_by, before = _with_floors(known, values, floors, eqs)
         found = exposed(num, den, out, primary, known, threshold)
         combined: dict[int, set[int]] = {}
         if not found:  # what a combination of equations gives away
             small = exposed(num, den, out, primary, np.ones_like(known), threshold)
             targets = [q(c, p) for c, _ in small for p in (NUM, DEN, COMP) if 1 <= values[q(c, p)] <= threshold]
-            exact = known if rounding <= 0 else _with_floors(np.repeat(~out, 3) & (values == 0), values, floors, eqs)[0]
-            combined = determined(eqs, exact, targets)
+            if rounding > 0:  # only a released 0 is exact
+                known, pinned_by, before = _with_floors(shown & (values == 0), values, floors, eqs)
+            combined = determined(eqs, known, targets)
             found = [(x // 3, x) for x in combined]
         if not found:
             return out
         picks = set()
         for _cell, x in found:
-            if x in pinned_by or x in combined:  # the quantities that made it known
-                members = combined[x] if x in combined else _explain(x, pinned_by, eqs, before)
-                members = {y for m in members for y in _explain(m, pinned_by, eqs, before)}
+            if x in combined:  # the quantities that made it known
+                members = {y for m in combined[x] for y in _explain(m, pinned_by, eqs, before)}
+                if rounding > 0:
+                    feeding = {m // 3 for m in members if shown[m]}
+                else:
+                    feeding = set().union(*(_released_sources(m, eqs, derived, shown) for m in members if known[m]))
+            elif rounding > 0:
+                feeding = _bound_sources(x, eqs, lo_by, hi_by, shown)
+            elif x in pinned_by:
+                members = {y for m in _explain(x, pinned_by, eqs, before) for y in _explain(m, pinned_by, eqs, before)}
                 feeding = set().union(*(_released_sources(m, eqs, derived, shown) for m in members if known[m]))
             else:
                 feeding = _released_sources(x, eqs, derived, shown)

@@ -53,8 +53,9 @@ def primary_suppression(numerator, denominator, threshold: int) -> np.ndarray:
 
 def table_constraints(cells: pd.DataFrame) -> list[Constraint]:
     """The additive equations of a measure table (positional row indices): groups of one
-    breakdown sum to the 'all' row of their period; months sum to their quarter and quarters
-    to their year, for every group. `cells` has the CELL_KEYS columns (period_start as dates)."""
+    breakdown sum to the 'all' row of their period; months sum to their quarter, quarters
+    to their year and years to the whole span (`period` rows, when present), for every
+    group. `cells` has the CELL_KEYS columns (period_start as dates)."""
     t = cells.reset_index(drop=True)
     start = pd.to_datetime(t.period_start)
     quarter = start.dt.to_period("Q").dt.start_time
@@ -70,8 +71,12 @@ def table_constraints(cells: pd.DataFrame) -> list[Constraint]:
             parts.setdefault(("group", period, group_by), []).append(i)
         in_quarter = ("time", measure, category, group_by, value, q)
         in_year = ("year", measure, category, group_by, value, y)
-        if ptype == "year":
+        in_span = ("span", measure, category, group_by, value)
+        if ptype == "period":
+            totals[in_span] = i
+        elif ptype == "year":
             totals[in_year] = i
+            parts.setdefault(in_span, []).append(i)
         elif ptype == "quarter":
             totals[in_quarter] = i
             parts.setdefault(in_year, []).append(i)

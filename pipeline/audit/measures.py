@@ -27,6 +27,9 @@ Condition = tuple[str, str, tuple]
 
 NOT_EXCLUDED: Condition = ("excluded_reason", "is_null", ())
 PERIOD_TYPES = {"month": "month_start", "quarter": "quarter_start", "year": "year_start"}
+# period_type of the cells over the whole span of the data (first to last episode start): what
+# the headline and a funnel plot of the default report period show.
+WHOLE_PERIOD = "period"
 GROUP_BYS = ("all", "site", "specialty", "sex", "age_band")
 UNKNOWN = "unknown"
 

@@ -1,7 +1,10 @@
 """Compute the audit measures into `aud_<measure_id>` tables.
 
 Grain of every `aud_*` table: one row per measure x category x period type (month,
-quarter, year) x period start x breakdown (all, site, specialty, sex, age band) x group value.
+quarter, year, and `period`: the whole span of the data) x period start x breakdown (all,
+site, specialty, sex, age band) x group value.
+The whole-span cells are protected together with the rest, so a report of the default
+period releases its funnel plots from them (`period_groups`) without opening a difference.
 The counting runs in the database (Ibis, `pipeline.audit.measures`); the Wilson intervals and the
 disclosure control run on the small aggregated result in pandas. Columns:
 
@@ -19,13 +22,14 @@ disclosure control run on the small aggregated result in pandas. Columns:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from pipeline.audit import differencing, disclosure, headline
-from pipeline.audit.measures import MEASURES, Measure, audit_population, measure_counts
+from pipeline.audit.measures import MEASURES, PERIOD_TYPES, WHOLE_PERIOD, Measure, audit_population, measure_counts
 from pipeline.audit.stats import proportion, wilson_interval
 from pipeline.engine import transaction
 from pipeline.engine.registry import CLASSIFIED as OUTPUT_TABLES
@@ -35,14 +39,17 @@ from pipeline.errors import UserError
 from pipeline.progress import Planned, Progress, item, quiet
 
 
-def measure_table(counts: pd.DataFrame, measure: Measure, config) -> pd.DataFrame:
+def measure_table(counts: pd.DataFrame, measure: Measure, config, last_day: date | None = None) -> pd.DataFrame:
     """Add rates, Wilson intervals and the per-table disclosure control to one measure's
-    counts (`protect_across_tables` then withholds more where tables combine)."""
+    counts (`protect_across_tables` then withholds more where tables combine). `last_day`:
+    the period_end of the whole-period (`period`) rows."""
     threshold, rounding = (config.disclosure.threshold, config.disclosure.rounding)
     t = counts.assign(measure_id=measure.id)
     t["period_start"] = pd.to_datetime(t.period_start).dt.date
     t = t.sort_values(["category", "period_type", "period_start", "group_by", "group_value"], kind="stable")
     t["period_end"] = period_end(t.period_start, t.period_type)
+    if last_day is not None:
+        t.loc[t.period_type == WHOLE_PERIOD, "period_end"] = last_day
     t["rate"] = proportion(t.numerator, t.denominator)
     t["ci_low"], t["ci_high"] = wilson_interval(t.numerator, t.denominator, config.report.confidence)
     return released(disclosure.apply(t, threshold, rounding), config)
@@ -80,14 +87,19 @@ def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
         population = audit_population(con, config).cache()
         done.rows = int(population.count().execute())
     causes = con.table("failure_causes")
+    span = headline.report_span(con)
+    if span[0] is not None:
+        population = population.mutate(_span_start=ibis.literal(span[0]))
     tables = {}
     for m in MEASURES:
         with item(progress, "audit", m.id) as done:
-            tables[m.id] = measure_table(measure_counts(population, causes, m).to_pandas(), m, config)
+            periods = PERIOD_TYPES if span[0] is None else {**PERIOD_TYPES, WHOLE_PERIOD: "_span_start"}
+            counts = measure_counts(population, causes, m, periods).to_pandas()
+            tables[m.id] = measure_table(counts, m, config, span[1])
             done.rows = len(tables[m.id])
     with item(progress, "audit", "disclosure across tables") as done:
         before = sum(int(t.is_suppressed.sum()) for t in tables.values())
-        tables = protect_across_tables(tables, population, causes, headline.report_span(con), config)
+        tables = protect_across_tables(tables, population, causes, span, config)
         done.rows = sum(int(t.is_suppressed.sum()) for t in tables.values()) - before
         done.detail = "cells withheld besides the per-table rules"
     with item(progress, "audit", "write aud_* tables") as done:

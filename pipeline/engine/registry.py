@@ -304,7 +304,8 @@ CLASSIFIED = tuple(t.name for t in _CLASSIFIED)  # what classify writes and audi
 AUDIT_MEASURE = Table("aud_*", "measure x category x period type x period x breakdown x group value", "audit", (
     C("measure_id", "string", "measure (docs/measures.md)"),
     C("category", "string", "`all`, or the failure cause for a categorised measure"),
-    C("period_type", "string", "`month`, `quarter` or `year`"),
+    C("period_type", "string", "`month`, `quarter`, `year`, or `period`: the whole span of the data (first to last "
+      "episode start)"),
     C("period_start", "date", "first day of the period"),
     C("period_end", "date", "last day of the period"),
     C("group_by", "string", "`all`, `site`, `specialty`, `sex`, `age_band`"),

@@ -96,7 +96,7 @@ def test_a_combination_of_two_equations_gives_away_what_neither_does_alone():
 
 
 def test_a_difference_of_totals_pins_the_years_whose_months_are_all_one():
-    # One measure, sex U, by month, quarter and year, and a total over the whole span:
+    # One measure, sex U, by month, quarter, year and the whole span (the funnel's fallback):
     # 2023 has 3 months with 1 episode each, 2024 has 4, 2025 has 9 episodes in one month.
     # Released: the span (16) and 2025 (9). Then 2023 + 2024 = 7, and with 3 + 4 months present
     # (each at least 1) every withheld month, quarter and year is exactly known. No equation
@@ -118,11 +118,45 @@ def test_a_difference_of_totals_pins_the_years_whose_months_are_all_one():
     span = cell("period", date(2023, 1, 1), 16)
     cells = pd.DataFrame(rows)
     eqs = aud_equations(cells, CATS)
-    years = [int(i) for i in np.flatnonzero(cells.period_type == "year")]
-    eqs.sums(span, years)  # a released total over the three years (such as a whole-period cell)
     eqs.cells(len(cells))
     small = ((cells.denominator >= 1) & (cells.denominator <= T)).to_numpy()
     withheld = small.copy()
     out = protect(cells.numerator, cells.denominator, withheld, small, eqs, T)
     y2025 = int(np.flatnonzero((cells.period_type == "year") & (cells.denominator == 9))[0])
     assert out[[span, y2025]].any()  # the difference of the two released totals is gone
+
+
+def test_bounds_propagation_narrows_each_member_to_what_the_others_allow():
+    # x0 = x1 + x2: the total is exactly 10, x1 lies in 3..7 (a rounded 5), x2 is at least 3
+    from pipeline.audit.differencing import propagate_bounds
+
+    eqs = Equations()
+    eqs.add([0, 1, 2])
+    eqs.add([2, 3, 4])  # x2 = x3 + x4, with x4 a released 0
+    lo, hi = np.array([10, 3, 3, 0, 0.0]), np.array([10, 7, np.inf, np.inf, 0.0])
+    lo2, hi2, _, _ = propagate_bounds(lo, hi, eqs)
+    assert (lo2[:4].tolist(), hi2[:4].tolist()) == ([10, 3, 3, 3], [10, 7, 7, 7])
+    hi[1] = lo[1] = 7  # x1 exactly 7: x2 = 3, and through x2 = x3 + 0, x3 = 3
+    lo2, hi2, lo_by, hi_by = propagate_bounds(lo, hi, eqs)
+    assert lo2[3] == hi2[3] == 3 and {lo_by[3], hi_by[3]} == {1}
+
+
+def test_a_total_minus_rounded_parts_is_an_interval_not_a_count():
+    # Three years and the whole span. Released: the span (21) and two years (10, 8); withheld:
+    # the third year (3). With exact counts span - 10 - 8 = 3 gives it away, so one more cell must
+    # be withheld; with rounding 5 the span stands for 18..22 and the years for 8..12 each, so the
+    # third year is anywhere from 1 to 6: nothing more is withheld.
+    years = [("year", date(y, 1, 1), d) for y, d in ((2023, 10), (2024, 8), (2025, 3))]
+    rows = [{"measure_id": "m", "category": "all", "period_type": p, "period_start": s, "group_by": "all",
+             "group_value": "all", "numerator": 0, "denominator": d}
+            for p, s, d in [*years, ("period", date(2023, 1, 1), 21)]]  # fmt: skip
+    cells = pd.DataFrame(rows)
+    eqs = Equations()
+    eqs.sums(3, [0, 1, 2])
+    eqs.cells(len(cells))
+    withheld = np.array([False, False, True, False])
+    primary = withheld.copy()
+    exact = protect(cells.numerator, cells.denominator, withheld, primary, eqs, T, rounding=0)
+    rounded = protect(cells.numerator, cells.denominator, withheld, primary, eqs, T, rounding=5)
+    assert exact.sum() == 2  # a partner withheld
+    assert rounded.tolist() == withheld.tolist()

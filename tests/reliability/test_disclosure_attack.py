@@ -139,6 +139,12 @@ def build_model(folder: Path, rounding: int):
     for measure in MEASURES:
         t = pd.read_csv(folder / "csv" / f"{measure}.csv", dtype=str, keep_default_na=False)
         rows.append(t)
+    # the funnel plots' cells (the latest quarter, or the whole period when it falls back)
+    for measure in MEASURES:
+        f = folder / "csv" / f"{measure}_funnel.csv"
+        if f.exists():
+            funnel = pd.read_csv(f, dtype=str, keep_default_na=False)
+            rows.append(funnel.assign(measure_id=measure, category="all"))
     t = pd.concat(rows, ignore_index=True)
     for r in t.itertuples(index=False):
         key = (r.measure_id, r.category, r.period_type, r.period_start, r.group_by, r.group_value)
@@ -151,9 +157,12 @@ def build_model(folder: Path, rounding: int):
                 m.bound(d[key], lo, hi)
                 released[d[key]] = int(col)
     # groups of the breakdown add up to 'all'; months add up to their quarter, quarters to their
-    # year (when the tables have years)
+    # year (when the tables have years), years to the whole span of the data (period_type
+    # `period`: docs/measures.md; its period_start is the first episode's start)
     groups = defaultdict(list)
     periods = defaultdict(list)
+    span_start = {k[3] for k in num if k[2] == "period"}
+    assert len(span_start) <= 1, span_start
     for key in num:
         measure, cat, ptype, start, group_by, value = key
         if group_by != "all":
@@ -162,6 +171,8 @@ def build_model(folder: Path, rounding: int):
         if parent:
             begin = pd.Timestamp(start).to_period(parent[1]).start_time.strftime("%Y-%m-%d")
             periods[(measure, cat, parent[0], begin, group_by, value)].append(key)
+        if ptype == "year" and span_start:
+            periods[(measure, cat, "period", next(iter(span_start)), group_by, value)].append(key)
     for (measure, cat, ptype, start), parts in groups.items():
         total = (measure, cat, ptype, start, "all", "all")
         for d in (num, den):
