@@ -54,6 +54,10 @@ def _insert(db: duckdb.DuckDBPyConnection, st: SourceTable, load_id: str, base: 
         )
         return int(db.execute(f"SELECT count(*) FROM raw_{st.table} WHERE load_id = ? AND source_file = ?",
                               [load_id, st.source_file]).fetchone()[0])  # fmt: skip
+    except duckdb.Error:
+        if st.failures:  # DuckDB wraps what the stream raised: the adapter's one-line message
+            raise st.failures[0] from None
+        raise
     finally:
         db.unregister("_incoming")
 

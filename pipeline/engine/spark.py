@@ -203,10 +203,11 @@ def empty_warehouse(target: SparkWarehouse) -> int:
 
 
 def load_tables(con, tables: list, source: str, progress) -> dict:
-    """Append the source tables to raw_* through Parquet (see `append_arrow`); the same
+    """Append the source tables to raw_* through Parquet (see `stage_arrow`); the same
     row ids, provenance and `loaded_files` rows as the DuckDB load. Spark has no
-    transaction: every file is read and screened before the first append, but a failure
-    between appends leaves the files appended so far (run again with --fresh)."""
+    transaction: every file is read, screened and written to a local Parquet folder before
+    the first append, so a fault in any file appends nothing; a failure between appends
+    leaves the files appended so far (run again with --fresh)."""
     import ibis
 
     from pipeline.engine.raw import new_load_id
@@ -223,22 +224,30 @@ def load_tables(con, tables: list, source: str, progress) -> dict:
     maxima = ibis.union(*(con.table(f"raw_{t}").aggregate(m=ibis._.row_id.max()) for t in TABLES))
     base = maxima.m.max().execute()
     base = 0 if base is None or base != base else int(base)  # no rows: null, or NaN through pandas
-    for st in tables:
-        if (st.content_hash, st.table) in seen:
-            summary["files"].append({"table": st.table, "file": st.source_file, "rows": 0,
-                                     "status": f"already loaded (load {seen[st.content_hash, st.table]})"})  # fmt: skip
-            continue
-        provenance = {"load_id": load_id, "source_file": st.source_file}
-        with item(progress, "load", f"{st.source_file} -> raw_{st.table}") as done:
-            n, last = append_arrow(con, f"raw_{st.table}", st.frame, list(spec(f"raw_{st.table}").names[4:]),
-                                   provenance, base)  # fmt: skip
-            done.rows = n
-        base = max(base, last)
-        row = {"load_id": load_id, "table_name": st.table, "source_file": st.source_file,
-               "content_hash": st.content_hash, "source": source, "n_rows": n, "loaded_at": _now()}  # fmt: skip
-        append(con, "loaded_files", ibis.memtable([row], schema=ibis_schema("loaded_files")))
-        seen[st.content_hash, st.table] = load_id
-        summary["files"].append({"table": st.table, "file": st.source_file, "rows": n, "status": "loaded"})
+    staged = []  # (Parquet folder, raw table, rows, loaded_files row) per file to append
+    try:
+        for st in tables:
+            if (st.content_hash, st.table) in seen:
+                status = f"already loaded (load {seen[st.content_hash, st.table]})"
+                summary["files"].append({"table": st.table, "file": st.source_file, "rows": 0, "status": status})
+                continue
+            provenance = {"load_id": load_id, "source_file": st.source_file}
+            with item(progress, "load", f"{st.source_file} -> raw_{st.table}") as done:
+                folder, n, last = stage_arrow(st.frame, list(spec(f"raw_{st.table}").names[4:]), provenance, base)
+                done.rows = n
+            row = {"load_id": load_id, "table_name": st.table, "source_file": st.source_file,
+                   "content_hash": st.content_hash, "source": source, "n_rows": n, "loaded_at": _now()}  # fmt: skip
+            staged.append((folder, f"raw_{st.table}", n, row))
+            base = max(base, last)
+            seen[st.content_hash, st.table] = load_id
+            summary["files"].append({"table": st.table, "file": st.source_file, "rows": n, "status": "loaded"})
+        for folder, table, n, row in staged:
+            if n:
+                con._session.read.parquet(str(folder)).select(*spec(table).names).write.insertInto(table)
+            append(con, "loaded_files", ibis.memtable([row], schema=ibis_schema("loaded_files")))
+    finally:
+        for folder, *_ in staged:
+            shutil.rmtree(folder, ignore_errors=True)
     return summary
 
 
@@ -248,11 +257,12 @@ def _now():
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def append_arrow(con, table: str, batches, columns: list[str], provenance: dict, row_base: int) -> tuple[int, int]:
-    """Append a source table (Arrow record batches: contract columns as text and
-    `source_row`) to `table` through a Parquet file, as Spark reads it best: row_id is
+def stage_arrow(batches, columns: list[str], provenance: dict, row_base: int) -> tuple[Path, int, int]:
+    """Write a source table (Arrow record batches: contract columns as text and
+    `source_row`) to a local Parquet folder, as Spark reads it best: row_id is
     `row_base + source_row`, the provenance columns are added and contract columns the
-    source lacks are null. Returns the number of rows and the largest row_id written."""
+    source lacks are null. Returns the folder (the caller removes it), the number of rows
+    and the largest row_id written."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -271,11 +281,10 @@ def append_arrow(con, table: str, batches, columns: list[str], provenance: dict,
                 n += raw.num_rows
                 if raw.num_rows:
                     last = max(last, pc.max(raw.column(0)).as_py())
-        if n:
-            con._session.read.parquet(str(folder)).select(*schema.names).write.insertInto(table)
-    finally:
+    except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
-    return n, last
+        raise
+    return folder, n, last
 
 
 def _raw_batch(batch, schema, provenance: dict, row_base: int):

@@ -36,6 +36,9 @@ class SourceTable:
     content_hash: str
     frame: Any
     notes: list[str] = field(default_factory=list)
+    # UserErrors raised while `frame` streamed (a fault or an identifier value deep in a file):
+    # an engine that wraps the stream's exceptions in its own re-raises these as they are
+    failures: list = field(default_factory=list)
 
 
 @dataclass

@@ -20,11 +20,13 @@ Problems raise UserError, one line naming the file:
 - Reading errors (ragged row, bad UTF-8, damaged gzip) name the physical line, header = line 1,
   and the column. Messages never quote a value: data rows carry patient identifiers.
 
-Each file is read twice. The first pass checks it end to end inside `read()`, so a fault far
-into a file stops before anything is loaded: an error raised while DuckDB consumes the stream
-would reach the user as a DuckDB traceback. The second pass streams to the loader. pyarrow
-reports faults per block, not per line, so only on the error path the file is rescanned with
-Python's csv module up to the fault, counting physical lines (quoted newlines included).
+Each file is parsed once, as the loader streams it inside its transaction: a fault or an
+identifier value far into a file rolls the whole load back, and the loader re-raises the
+adapter's one-line UserError that DuckDB wrapped (`SourceTable.failures`). The first block is
+read up front, so a file with no data row is known before the loader starts. pyarrow reports
+faults per block, not per line, so only on the error path the file is rescanned with Python's
+csv module up to the fault, counting physical lines (quoted newlines included). The content
+hash is one more read of the bytes, not a parse.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import csv
 import errno
 import gzip
+import itertools
 import stat
 import zlib
 from collections.abc import Callable, Iterator
@@ -333,13 +336,25 @@ def read_file(table: str, path: Path, config) -> SourceTable:
         batches = lambda: _csv_batches(path, written, keep)
     else:
         batches = lambda: iter(())  # pyarrow refuses a header with no line end and nothing after it
-    # First pass: the whole file, so that any fault (or an identifier value) stops here, before
-    # the loader starts.
+    # One pass: the loader reads this stream inside its transaction, so a fault or an
+    # identifier value anywhere in the file rolls the whole load back (the Spark load reads
+    # every file before its first append). The first block is read here, so that a file with
+    # no data row is known before the loader starts.
     line_of = (lambda row: f"row {row}") if parquet else (lambda row: _line_of_row(path, row))
-    n_rows = 0
-    for batch in _with_row_numbers(path, batches(), pairs):
-        screen_values(path.name, batch, line_of)
-        n_rows += batch.num_rows
+    failures: list[UserError] = []
+
+    def screened() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in _with_row_numbers(path, batches(), pairs):
+                screen_values(path.name, batch, line_of)
+                yield batch
+        except UserError as exc:
+            failures.append(exc)
+            raise
+
+    stream = screened()
+    first = next((b for b in stream if b.num_rows), None)
+    n_rows = 0 if first is None else first.num_rows
     if not n_rows:
         empty = f"{path.name}: no data rows{' (header only)' if not has_rows else ''}; {table}"
         if table in REQUIRED_TABLES:
@@ -352,8 +367,8 @@ def read_file(table: str, path: Path, config) -> SourceTable:
     if dropped:
         notes.append(f"{path.name}: columns dropped by [privacy] drop_columns: {', '.join(dropped)}")
     out = pa.schema([(name, pa.string()) for _, name in pairs] + [("source_row", pa.int64())])
-    reader = pa.RecordBatchReader.from_batches(out, _with_row_numbers(path, batches(), pairs))
-    return SourceTable(table, path.name, file_sha256(path), reader, notes)
+    reader = pa.RecordBatchReader.from_batches(out, itertools.chain([first], stream) if n_rows else iter(()))
+    return SourceTable(table, path.name, file_sha256(path), reader, notes, failures)
 
 
 def read(input_dir: Path, config) -> Extract:

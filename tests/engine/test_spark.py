@@ -22,6 +22,8 @@ from pipeline import steps
 from pipeline.cli import app
 from pipeline.config import load_config
 from pipeline.engine.spark import SparkWarehouse, _backend_class, _local_cores, _raw_batch
+from pipeline.errors import UserError
+from pipeline.extract import csv as csv_source
 
 PATIENTS = 300
 SEED = 11
@@ -125,7 +127,7 @@ def _differences(duck, spark, name: str) -> list[str]:
 @pytest.mark.spark
 @pytest.mark.slow
 @needs_spark
-def test_the_audit_on_spark_equals_the_audit_on_duckdb(tmp_path):
+def test_the_audit_on_spark_equals_the_audit_on_duckdb(tmp_path, monkeypatch):
     cohort = tmp_path / "in"
     steps.synth(PATIENTS, SEED, cohort)
     config = load_config()
@@ -165,3 +167,23 @@ def test_the_audit_on_spark_equals_the_audit_on_duckdb(tmp_path):
     assert files == sorted(p.name for p in spark_csv.glob("*.csv"))
     differ = [f for f in files if (duck_csv / f).read_bytes() != (spark_csv / f).read_bytes()]
     assert not differ, f"report CSVs differ between engines: {differ}"
+
+    # Spark has no transaction: a fault at the end of a later file (prescriptions.csv, read
+    # after labs.csv) must append nothing, not even the changed labs.csv read before it
+    bad = tmp_path / "bad"
+    shutil.copytree(cohort, bad)
+    labs = (bad / "labs.csv").read_text().splitlines()
+    (bad / "labs.csv").write_text("\n".join([*labs, labs[-1]]) + "\n")  # a new file: it would load
+    with open(bad / "prescriptions.csv", "a") as fh:
+        fh.write("x," * 40 + "x\n")
+    target = steps.spark_warehouse(warehouse, "local[2]")
+    monkeypatch.setattr(csv_source, "_BATCH_BYTES", 4096)  # the fault is many blocks in, met while staging
+
+    def held():
+        with steps.warehouse(target) as con:
+            return {t: con.table(t).count().execute() for t in con.list_tables() if t.startswith(("raw_", "loaded_"))}
+
+    before = held()
+    with pytest.raises(UserError, match=r"prescriptions.csv: cannot be read: line \d+ has 41 fields"):
+        steps.load("csv", bad, target, config)
+    assert held() == before

@@ -115,6 +115,27 @@ def test_a_ragged_row_far_into_the_file_names_its_physical_line(tmp_path, small_
     assert msg == f"labs.csv: cannot be read: line 2501 has {fields} fields where the header has 9"
 
 
+def test_a_fault_far_into_a_file_leaves_nothing_loaded(tmp_path, small_blocks):
+    """The file is parsed once, as the loader streams it: the fault at line 2501 is met after
+    forty blocks went into raw_labs, inside the load's transaction, so the warehouse is left
+    holding no row of any file of that load (and a rerun with the file fixed loads it all)."""
+    from pipeline import steps
+
+    lines = _lab_lines(3000)
+    good = "\n".join(lines).encode() + b"\n"
+    lines[2499] += ",x"
+    folder = _folder(tmp_path, "\n".join(lines).encode() + b"\n")
+    db = tmp_path / "w.duckdb"
+    with pytest.raises(UserError, match="line 2501 has 10 fields"):
+        steps.load("csv", folder, db, load_config())
+    con = connect(db, read_only=True)
+    held = {t: con.table(t).count().execute() for t in con.list_tables() if t.startswith("raw_") or t == "loaded_files"}
+    con.disconnect()
+    assert set(held.values()) <= {0}, held
+    (folder / "labs.csv").write_bytes(good)
+    assert {f["table"]: f["rows"] for f in steps.load("csv", folder, db, load_config()).files}["labs"] == 3000
+
+
 def test_a_non_utf8_byte_far_into_the_file_names_line_and_column(tmp_path, small_blocks):
     data = "\n".join(_lab_lines(3000)).encode() + b"\n"
     data = data.replace(b"g/dL,,,SITE-A\nSECRET-P0002800", b"\xb5g/L,,,SITE-A\nSECRET-P0002800")
