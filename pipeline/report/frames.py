@@ -271,14 +271,20 @@ def _funnel(s: MeasureSection, release, latest, by: str, rep, flags, whole) -> N
             n = int(groups.rate.notna().sum())
             s.funnel_note = _funnel_note(i > 0, name, n, label)
             return
-    s.funnel_why = funnel_why(candidates[-1][1:] if candidates else None, label, rep)
+    s.funnel_why = funnel_why(candidates[-1][1:] if candidates else None, label, rep, whole=period is not None)
 
 
-def funnel_why(cells, label: str, rep) -> str:
+def funnel_why(cells, label: str, rep, whole: bool = True) -> str:
     """The sentence that says why no funnel plot is drawn, from the longest period tried
-    (its 'all' row and its groups; None when there were no episodes)."""
+    (its 'all' row and its groups; None when there were no episodes). `whole`: that period
+    is the whole report period, else the latest quarter (a report for a narrower period has
+    no whole-period fallback: pipeline/audit/period_groups.py)."""
     if cells is None or cells[0].empty:
         return "No funnel plot: no episodes in the report period."
+    if not whole:
+        return ("No funnel plot: in the latest quarter too few groups are released (small numbers). A funnel "
+                "over the whole period is drawn only in a report of the whole span of the data, whose cells are "
+                "protected together with every other released figure.")  # fmt: skip
     total, groups = cells
     if pd.isna(total.rate.iloc[0]):
         return "No funnel plot: even over the whole report period the overall rate is withheld (small numbers)."

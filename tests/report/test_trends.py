@@ -8,6 +8,8 @@ The warehouse is the literal demo cohort (tests/report_fixtures.py: two sites x 
 threshold of 30, so that months and single sites of a quarter are withheld where the counts
 below say so."""
 
+from datetime import date
+
 import pandas as pd
 import pytest
 
@@ -91,6 +93,26 @@ def test_the_funnel_falls_back_to_the_whole_period(sections):
     assert (b12.funnel.period_type == "period").all() and b12.funnel.period_start.iloc[0] == pd.Timestamp(2024, 1, 1)
     assert b12.funnel_note.startswith("In the latest quarter too much is withheld for a funnel plot by site")
     assert "Only 2 site groups are released" in b12.funnel_note
+
+
+@pytest.fixture(scope="module")
+def custom_sections(tmp_path_factory):
+    """The same warehouse reported for January to May only (not the whole span)."""
+    con = connect(write_warehouse(tmp_path_factory.mktemp("trends_custom") / "audit.duckdb", demo_cohort()))
+    run_audit(con, HIGH)
+    data = collect(con, HIGH, date(2024, 1, 1), date(2024, 5, 31), "site")
+    con.disconnect()
+    return {s.measure.id: s for s in data.sections}
+
+
+def test_a_narrower_period_has_no_whole_period_funnel(custom_sections):
+    # January to May, not the whole span: b12_untested's latest quarter (Q2, April and May) withholds
+    # both sites, and cells counted for that period alone would open differences with the monthly
+    # cells, so there is no fallback; the sentence says so
+    b12 = custom_sections["b12_untested"]
+    assert b12.funnel is None
+    assert b12.funnel_why.startswith("No funnel plot: in the latest quarter too few groups are released")
+    assert "only in a report of the whole span of the data" in b12.funnel_why
 
 
 def test_no_funnel_says_why(sections):
