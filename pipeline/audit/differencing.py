@@ -150,6 +150,13 @@ def attack(n_quantities: int, eqs: Equations, known: Sequence[bool]) -> tuple[np
 
 def _released_sources(x: int, eqs: Equations, derived: dict[int, int], shown: np.ndarray) -> set[int]:
     """The released cells whose quantities the derivation of quantity `x` used."""
+    return _sources(x, eqs, shown, lambda y: [derived[y]] if y in derived else [])
+
+
+def _sources(x: int, eqs: Equations, shown: np.ndarray, equations_of, through_released: bool = False) -> set[int]:
+    """The released cells reached from quantity `x` through `equations_of(quantity)` (the
+    equations that made each quantity known or narrowed it); the walk stops at a released
+    quantity unless `through_released` (bounds: a released interval can be narrowed too)."""
     out: set[int] = set()
     stack, seen = [x], set()
     while stack:
@@ -159,8 +166,10 @@ def _released_sources(x: int, eqs: Equations, derived: dict[int, int], shown: np
         seen.add(y)
         if shown[y]:
             out.add(y // 3)
-        elif y in derived:
-            stack.extend(m for m in eqs.members[derived[y]] if m != y)
+            if not through_released:
+                continue
+        for e in equations_of(y):
+            stack.extend(m for m in eqs.members[e] if m != y)
     return out
 
 
@@ -425,21 +434,10 @@ def propagate_bounds(lo: np.ndarray, hi: np.ndarray, eqs: Equations, max_rounds:
     return lo, hi, lo_by, hi_by
 
 
-def _bound_sources(x: int, eqs: Equations, lo_by, hi_by, shown: np.ndarray, limit: int = 2000) -> set[int]:
+def _bound_sources(x: int, eqs: Equations, lo_by, hi_by, shown: np.ndarray) -> set[int]:
     """The released cells whose rounded values pinned quantity `x` (through the chain of
     equations that narrowed its bounds)."""
-    out: set[int] = set()
-    stack, seen = [x], set()
-    while stack and len(seen) < limit:
-        y = stack.pop()
-        if y in seen:
-            continue
-        seen.add(y)
-        if shown[y]:
-            out.add(y // 3)
-        for e in {int(lo_by[y]), int(hi_by[y])} - {-1}:
-            stack.extend(m for m in eqs.members[e] if m != y)
-    return out
+    return _sources(x, eqs, shown, lambda y: {int(lo_by[y]), int(hi_by[y])} - {-1}, through_released=True)
 
 
 def _breaks(cell: int, x: int, out: np.ndarray, values, floors, eqs: Equations) -> bool:
