@@ -230,29 +230,16 @@ def prepared(
     cleaned values (so an empty quoted field, an empty unquoted one and `NA` are the same value;
     surrounding spaces do not count). `clean`, `parse_timestamp` and `parse_number` of such a
     column then read these columns, so every check and the staged table share one evaluation."""
+    # The cleaned values are columns before the window partitions on them: partitioning on the
+    # expressions themselves was the slowest part of validation (issue 11 profile).
     keys = {f"_c_{c}": clean(t[c]) for c in columns}
     t = t.mutate(**keys)
-    firsts = _first_of_equal_rows(t, list(keys))
     t = t.mutate(
         **{f"_ts_{c}": parse_timestamp(t[c]) for c in timestamps},
         **{f"_n_{c}": parse_number(t[c]) for c in numbers},
     )
-    j = t.left_join(firsts, t.row_id == firsts._dup_row_id)
-    return j.mutate(_first_row_id=j._dup_first.fill_null(j.row_id)).drop("_dup_row_id", "_dup_first")
-
-
-def _first_of_equal_rows(t: ir.Table, keys: list[str]) -> ir.Table:
-    """(`_dup_row_id`, `_dup_first`): for every row that has an equal row (same `keys`, nulls
-    equal), the lowest row_id among them; rows that have none are left out. One hash of the
-    keys per row and a group-by on it find the rows that share a hash (the duplicates, and rare
-    collisions); only those go through the exact window over the keys. A window over all rows
-    partitioned by nine text columns spilled at scale: 83 s against 10 s for 30 M lab rows
-    (docs/performance.md)."""
-    hashed = t.select("row_id", *keys, _dup_hash=ibis.struct({k: t[k] for k in keys}).hash())
-    shared = hashed.group_by("_dup_hash").aggregate(_dup_n=ibis._.count()).filter(ibis._._dup_n > 1)
-    cand = hashed.semi_join(shared, "_dup_hash")
-    first = cand.row_id.min().over(ibis.window(group_by=keys))
-    return cand.select(_dup_row_id=cand.row_id, _dup_first=first)
+    w = ibis.window(group_by=list(keys))
+    return t.mutate(_first_row_id=t.row_id.min().over(w))
 
 
 def raw_values(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:
