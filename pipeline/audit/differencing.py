@@ -372,17 +372,13 @@ def released_bounds(values: np.ndarray, shown: np.ndarray, floors: np.ndarray, r
     true counts a released numerator or denominator stands for (nearest multiple of
     `rounding`, halves up, never rounded into 1..threshold: disclosure.round_counts; 0 is
     exact), a released complement only as den - num, a withheld quantity from its floor up."""
-    from pipeline.audit.disclosure import round_counts
+    from pipeline.audit.disclosure import round_counts, rounding_interval
 
     lo = floors.astype(np.float64).copy()
     hi = np.full(len(values), np.inf)
     rel = shown.copy()
     rel[COMP::3] = False
-    v = round_counts(values[rel], rounding, threshold).astype(np.float64)
-    half = rounding // 2
-    r_lo = np.where(v == 0, 0.0, np.maximum(v - half, 0.0))
-    r_lo = np.where((v > 0) & (v == (threshold // rounding + 1) * rounding), 1.0, r_lo)
-    r_hi = np.where(v == 0, 0.0, v + (rounding - 1 - half))
+    r_lo, r_hi = rounding_interval(round_counts(values[rel], rounding, threshold), rounding, threshold)
     lo[rel], hi[rel] = np.maximum(r_lo, lo[rel]), r_hi
     return lo, hi
 

@@ -133,8 +133,28 @@ def round_counts(counts, base: int, threshold: int) -> np.ndarray:
     if base <= 0:
         return c
     rounded = np.floor(c / base + 0.5).astype("int64") * base
-    floor = (threshold // base + 1) * base
+    floor = first_multiple_above(threshold, base)
     return np.where((c > 0) & (rounded <= threshold), floor, rounded)
+
+
+def first_multiple_above(threshold: int, base: int) -> int:
+    """Where rule 3 puts a non-zero count that would round into 0..threshold."""
+    return (threshold // base + 1) * base
+
+
+def rounding_interval(released, base: int, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """The true counts a count released by `round_counts` can stand for, as (low, high),
+    both inclusive: a released 0 is exact; the first multiple above the threshold stands for
+    1 up to its own upper half; any other multiple m for m - base//2 .. m + base - 1 - base//2
+    (halves up). base 0: exact."""
+    v = np.asarray(released, dtype=np.float64)
+    if base <= 0:
+        return v.copy(), v.copy()
+    half = base // 2
+    lo = np.where(v == 0, 0.0, np.maximum(v - half, 0.0))
+    lo = np.where((v > 0) & (v == first_multiple_above(threshold, base)), 1.0, lo)
+    hi = np.where(v == 0, 0.0, v + (base - 1 - half))
+    return lo, hi
 
 
 def apply(cells: pd.DataFrame, threshold: int, rounding: int) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from pipeline.audit.measures import MEASURES, WHOLE_PERIOD
 PERIOD = WHOLE_PERIOD  # period_type of these rows: the whole span of the data
 
 
-def period_groups(con, config, start: date, end: date, by: str) -> dict[str, pd.DataFrame]:
+def period_groups(con, start: date, end: date, by: str) -> dict[str, pd.DataFrame]:
     """Measure id -> its whole-span cells (the 'all' row and one row per value of `by`) when
     `start` to `end` is the whole span of the data; empty for any other period, and for a
     warehouse audited before these rows existed (run `audit` again)."""

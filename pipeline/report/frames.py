@@ -118,7 +118,7 @@ def collect(
     releases = {m.id: read_release(con, m, period_from, period_to, by, internal) for m in MEASURES}
     latest = _latest_quarter(releases)
     flags = funnel_flags(rep.funnel_inner, rep.funnel_outer)
-    whole = _whole_period(con, config, period_from, period_to, by, internal)
+    whole = _whole_period(con, period_from, period_to, by, internal)
     sections = [_section(m, releases[m.id], latest, by, rep, flags, whole) for m in MEASURES if m.category is None]
     causes = _latest_rows(releases["failure_causes"], latest)
     counts = counts if counts is not None else period_counts(con, config, period_from, period_to)
@@ -318,7 +318,7 @@ def funnel_shows_something(total: pd.DataFrame, groups: pd.DataFrame, rep) -> bo
     return int(groups.rate.notna().sum()) >= rep.funnel_min_groups
 
 
-def _whole_period(con, config, period_from, period_to, by, internal):
+def _whole_period(con, period_from, period_to, by, internal):
     """Measure id -> the whole report period's cells for `by` (the funnel's fallback),
     counted only when a measure needs it."""
     cache: dict = {}
@@ -329,7 +329,7 @@ def _whole_period(con, config, period_from, period_to, by, internal):
         if "frames" not in cache:
             lo, hi = report_span(con)
             start, end = period_from or lo, period_to or hi
-            cache["frames"] = {} if start is None else period_groups(con, config, start, end, by)
+            cache["frames"] = {} if start is None else period_groups(con, start, end, by)
         table = cache["frames"].get(measure_id)
         return None if table is None else _released(table, internal)
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.audit.disclosure import apply, primary_suppression, round_counts
+from pipeline.audit.disclosure import apply, primary_suppression, round_counts, rounding_interval
 
 T = 7
 
@@ -38,6 +38,21 @@ def test_rounding_to_nearest_five(count, released):
 
 def test_rounding_never_lands_in_the_small_range():
     assert round_counts([13], 10, 12).tolist() == [20]
+
+
+@pytest.mark.parametrize("base, threshold", [(5, 7), (10, 12), (3, 7), (0, 7), (4, 10)])
+def test_a_released_count_stands_for_exactly_the_counts_that_round_to_it(base, threshold):
+    """rounding_interval is the inverse of round_counts: every count lies in the interval of
+    what it was released as, and every count in that interval is released the same way."""
+    counts = list(range(0, 120))
+    released = round_counts(counts, base, threshold)
+    lo, hi = rounding_interval(released, base, threshold)
+    for c, r, a, b in zip(counts, released, lo, hi):
+        assert a <= c <= b
+        within = [x for x in counts if a <= x <= b]
+        assert all(v == r for v in round_counts(within, base, threshold)), (c, r, a, b)
+        assert a == 0 or round_counts([int(a) - 1], base, threshold)[0] != r
+        assert round_counts([int(b) + 1], base, threshold)[0] != r
 
 
 def _cell(group_by, value, num, den, period_type="quarter", start=date(2024, 1, 1)):
