@@ -47,7 +47,7 @@ def test_a_released_count_stands_for_exactly_the_counts_that_round_to_it(base, t
     counts = list(range(0, 120))
     released = round_counts(counts, base, threshold)
     lo, hi = rounding_interval(released, base, threshold)
-    for c, r, a, b in zip(counts, released, lo, hi):
+    for c, r, a, b in zip(counts, released, lo, hi, strict=True):
         assert a <= c <= b
         within = [x for x in counts if a <= x <= b]
         assert all(v == r for v in round_counts(within, base, threshold)), (c, r, a, b)
