@@ -80,13 +80,48 @@ def _failures(cand: ibis.Table, table: str, ctx: Context) -> ibis.Table:
     )
 
 
-def _needed(typed: ibis.Table, table: str, ctx: Context) -> list[str]:
-    """The columns of `typed` that the checks, their reasons and the staged table read: the
-    candidate table keeps only these (a narrower table is cheaper to write and to scan)."""
+def _fields(values, rel: ibis.Table) -> set[str]:
+    """The columns of `rel` that the value expressions read."""
+    return {f.name for v in values for f in v.op().find(ops.Field) if f.rel == rel.op()}
+
+
+def _layout(con, typed: ibis.Table, table: str, ctx: Context) -> tuple[list[str], list[str]]:
+    """(the columns of `typed` the candidate table keeps, the raw columns the quarantine reads
+    back from raw_<table> by row_id). The candidate keeps what the checks and the staged table
+    read; the raw text that only the reasons and `raw_values` show is read back for the failing
+    rows alone (about 1 %): a narrower candidate is cheaper to write, to scan and to hold in
+    memory (issue 11: at 30 M lab rows the wide one spilled to disk)."""
     probe = ibis.table(typed.schema(), name=f"_probe_{table}")
-    exprs = [_failures(probe, table, ctx), MODULES[table].staged(probe)]
-    used = {f.name for e in exprs for f in e.op().find(ops.Field) if f.rel == probe.op()}
-    return [c for c in typed.columns if c in used]
+    checks = MODULES[table].checks(ctx)
+    staged = MODULES[table].staged(probe).op()
+    if not (isinstance(staged, ops.Project) and staged.parent == probe.op()):
+        return list(typed.columns), []
+    keep = {"row_id"} | _fields([c.fails(probe) for c in checks], probe)
+    keep |= _fields([v.to_expr() for v in staged.values.values()], probe)
+    shown = _fields([c.reason(probe) for c in checks] + [raw_values(probe, COLUMNS[table])], probe) - keep
+    shown |= {"source_file", "source_row"} - keep
+    raw = set(con.table(f"raw_{table}").columns)
+    back = [c for c in typed.columns if c in shown and c in raw]
+    keep |= shown - raw
+    return [c for c in typed.columns if c in keep], back
+
+
+def _quarantine(con, cand: ibis.Table, back: list[str], table: str, ctx: Context) -> ibis.Table:
+    """The failing rows x checks: the rows failing any check, with the raw text their reasons
+    show read back from raw_<table>."""
+    checks = MODULES[table].checks(ctx)
+    failing = cand.filter(ibis.or_(*[c.fails(cand).fill_null(False) for c in checks]))
+    if back:
+        raw = con.table(f"raw_{table}").select("row_id", *back)
+        failing = failing.drop(*back).join(raw, "row_id")
+    return _failures(failing, table, ctx)
+
+
+def _named(cand: ibis.Table, back: list[str], typed: ibis.Table) -> ibis.Table:
+    """The candidate with the raw columns it does not hold as typed nulls: the checks and the
+    staged table name them (`clean(t.patient_id)`) but read the prepared `_c_` column instead
+    (`_layout` keeps every column they read)."""
+    return cand.mutate(**{c: ibis.null(typed.schema()[c]) for c in back})
 
 
 def _stage_table(con, table: str, ctx: Context, progress: Progress) -> None:
@@ -94,8 +129,9 @@ def _stage_table(con, table: str, ctx: Context, progress: Progress) -> None:
         typed = MODULES[table].typed(con.table(f"raw_{table}"), ctx)
         if ctx.patients is not None:
             typed = with_known_patient(typed, ctx.patients)
-        cand = scratch_table(con, f"_cand_{table}", typed.select(*_needed(typed, table, ctx)))
-        tables.append(con, "quarantine", _failures(cand, table, ctx))
+        columns, back = _layout(con, typed, table, ctx)
+        cand = _named(scratch_table(con, f"_cand_{table}", typed.select(*columns)), back, typed)
+        tables.append(con, "quarantine", _quarantine(con, cand, back, table, ctx))
         bad_ids = con.table("quarantine").filter(lambda q: q.table_name == table).select("row_id")
         good = cand.anti_join(bad_ids, "row_id")
         tables.write(con, f"stg_{table}", MODULES[table].staged(good).order_by("row_id"))
