@@ -42,6 +42,22 @@ CASES = {
     # RxNorm 90176 is the ingredient Iron, to which OHDSI maps iron products that have no
     # ingredient of their own (reduced iron, iron glycerophosphate): oral iron
     "iron_ingredient": (("Local order 16", "90176", "1", "tablet"), (True, False, False), "iron_oral", None),
+    # ingredients from RxNorm's own ingredient list (davidanderson3/rxnorm-ingredients, drugs.csv
+    # source column): IV iron, newer oral iron, mecobalamin; sucroferric oxyhydroxide is a
+    # phosphate binder, never iron treatment
+    "ferric_carboxymaltose": (("Local order 17", "1433693", "500", "mg"), (True, False, False), "iron_iv", None),
+    "ferric_derisomaltose": (("Local order 18", "2274394", "1000", "mg"), (True, False, False), "iron_iv", None),
+    "sodium_ferric_gluconate": (("Local order 19", "261435", "125", "mg"), (True, False, False), "iron_iv", None),
+    "ferric_maltol": (("Local order 20", "2539932", "1", "capsule"), (True, False, False), "iron_oral", None),
+    "carbonyl_iron": (("Local order 21", "262150", "1", "tablet"), (True, False, False), "iron_oral", None),
+    "ferrous_bisglycinate": (("Local order 22", "1102188", "1", "tablet"), (True, False, False), "iron_oral", None),
+    "mecobalamin": (("Local order 23", "29421", "1", "mg"), (False, True, False), "b12", None),
+    "sucroferric_oxyhydroxide": (
+        ("Local order 24", "1484283", "500", "mg"),
+        (False, False, False),
+        "phosphate_binder",
+        None,
+    ),
     # just outside: 3002 is cyclophosphamide, never vitamin B12 treatment
     "code_3002": (("Local order 4", "3002", "500", "mg"), (False, False, False), "antineoplastic", None),
     # missing: a code drugs.csv does not list, with a name that says nothing, maps to nothing
