@@ -13,11 +13,33 @@ from the config, so the row checks and the model agree.
 
 from __future__ import annotations
 
-import pandera.errors
-import pandera.ibis as pa
+import sys
 
-from pipeline.engine.registry import STAGED
-from pipeline.engine.tables import as_read_back
+
+def _import_pandera():
+    """pandera.ibis without the optional integrations the pipeline never uses. When they are
+    installed, `import pandera` loads Hypothesis (for its data-synthesis strategies) and
+    PySpark's pandas API: about 0.4 s of every `validate` start (docs/performance.md). Both are
+    kept out while pandera loads; a process that has loaded them already (the test suite's
+    Hypothesis plugin, a Spark session) keeps them, and pandera then uses them as usual."""
+    kept_out = [m for m in ("hypothesis", "pyspark") if m not in sys.modules]
+    for m in kept_out:
+        sys.modules[m] = None  # an import of it raises ImportError, which pandera expects
+    try:
+        import pandera.backends.ibis.builtin_checks  # loaded by pandera when it first validates
+        import pandera.errors
+        import pandera.ibis
+    finally:
+        for m in kept_out:
+            if sys.modules.get(m, 0) is None:
+                del sys.modules[m]
+    return pandera.errors, pandera.ibis
+
+
+_errors, pa = _import_pandera()
+
+from pipeline.engine.registry import STAGED  # noqa: E402
+from pipeline.engine.tables import as_read_back  # noqa: E402
 
 
 class StagedContractError(RuntimeError):
@@ -55,5 +77,5 @@ def check_staged(table: str, expr, config) -> None:
         return
     try:
         staged_model(table, config, expr.get_backend().name).validate(expr, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
+    except _errors.SchemaErrors as exc:
         raise StagedContractError(f"stg_{table} breaks its Pandera model:\n{exc.failure_cases}") from None

@@ -40,3 +40,17 @@ def test_the_probe_sees_a_heavy_library_when_one_is_needed(tmp_path):
     # a command that needs the warehouse does load DuckDB: the probe can fail
     loaded = _top_modules("classify", "--db", str(tmp_path / "missing.duckdb"))
     assert "duckdb" in loaded or "ibis" in loaded
+
+
+def test_validate_loads_neither_hypothesis_nor_pyspark_for_pandera(tmp_path):
+    """pandera loads Hypothesis and PySpark's pandas API when they are installed (both are, in
+    the development environment); `validate` on DuckDB uses neither (schemas/staged.py)."""
+    from pipeline.synth import generate
+
+    generate(30, 1, tmp_path / "in")
+    db = str(tmp_path / "w.duckdb")
+    subprocess.run([sys.executable, "-m", "pipeline.cli", "load", "--input", str(tmp_path / "in"), "--db", db],
+                   check=True, capture_output=True)  # fmt: skip
+    loaded = _top_modules("validate", "--db", db)
+    assert "pandera" in loaded  # the staged tables were checked
+    assert not loaded & {"hypothesis", "pyspark"}
