@@ -73,19 +73,32 @@ def _trimester(on_day, pregnancy_start, cfg) -> ibis.Value:
     return ibis.cases((day >= a.third_trimester_from_day, 3), (day >= a.second_trimester_from_day, 2), else_=1)
 
 
-def cutoff_group(on_day, sex, birth_year, age_band, pregnancy_start, pregnancy_end, cfg) -> ibis.Value:
-    """The WHO group whose cut-off applies on `on_day` (one of CUTOFF_GROUPS)."""
-    pregnant = in_pregnancy(on_day, pregnancy_start, pregnancy_end, cfg)
-    months = age_months(on_day, birth_year, age_band, cfg)
-    adult = ibis.cases((sex == "F", "women"), (sex == "M", "men"), else_="sex_unknown")
-    children = [((months >= lo) & (months < hi), group) for lo, hi, group, _ in _CHILD_GROUPS]
-    return ibis.cases(
-        (pregnant, "pregnant_trimester_" + _trimester(on_day, pregnancy_start, cfg).cast("string")),
-        (months.isnull(), "adult_age_unknown_" + adult),
-        (months < _YOUNGEST_MONTHS, "under_6_months"),
-        *children,
-        else_="adult_" + adult,
+def with_cutoff(t: ibis.Table, on_day: str, cfg) -> ibis.Table:
+    """`t` with `hb_cutoff_group` (one of CUTOFF_GROUPS) and `hb_cutoff_g_l` (null under 6
+    months) on the calendar date of its column `on_day`, from its columns `sex`, `birth_year`,
+    `age_band`, `pregnancy_start` and `pregnancy_end`. Age, pregnancy and the group are each a
+    column before the next step reads them: an expression used in several cases would be
+    repeated in the SQL once per use (the iron-response query was 43,000 characters)."""
+    day = t[on_day].date()
+    t = t.mutate(
+        _ac_day=day,
+        _ac_months=age_months(day, t.birth_year, t.age_band, cfg),
+        _ac_pregnant=in_pregnancy(day, t.pregnancy_start, t.pregnancy_end, cfg),
+        _ac_adult=ibis.cases((t.sex == "F", "women"), (t.sex == "M", "men"), else_="sex_unknown"),
     )
+    months = t._ac_months
+    children = [((months >= lo) & (months < hi), group) for lo, hi, group, _ in _CHILD_GROUPS]
+    t = t.mutate(
+        hb_cutoff_group=ibis.cases(
+            (t._ac_pregnant, "pregnant_trimester_" + _trimester(t._ac_day, t.pregnancy_start, cfg).cast("string")),
+            (months.isnull(), "adult_age_unknown_" + t._ac_adult),
+            (months < _YOUNGEST_MONTHS, "under_6_months"),
+            *children,
+            else_="adult_" + t._ac_adult,
+        )
+    )
+    t = t.mutate(hb_cutoff_g_l=cutoff_for_group(t.hb_cutoff_group, cfg))
+    return t.drop("_ac_day", "_ac_months", "_ac_pregnant", "_ac_adult")
 
 
 def cutoff_for_group(group: ibis.Value, cfg) -> ibis.Value:

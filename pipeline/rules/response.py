@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ibis
 
-from pipeline.rules.anaemia import cutoff_for_group, cutoff_group
+from pipeline.rules.anaemia import with_cutoff
 from pipeline.rules.haemoglobin import preferred_hb
 from pipeline.rules.inputs import Staged, attach, one_row_per_patient
 from pipeline.rules.rows import first_per_group
@@ -97,10 +97,8 @@ def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     out = attach(ep, baseline_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(out, followup_hb(ep, staged.labs, cfg), "episode_id")
     out = attach(attach(out, escalation(ep, staged, cfg), "episode_id"), pts, "patient_id")
-    group = cutoff_group(
-        out.followup_at.date(), out.sex, out.birth_year, out.age_band, out.pregnancy_start, out.pregnancy_end, cfg
-    )
-    cutoff = cutoff_for_group(group, cfg)
+    out = with_cutoff(out, "followup_at", cfg)
+    cutoff = out.hb_cutoff_g_l
     change = out.followup_hb_g_l - out.baseline_hb_g_l
     no_longer_anaemic = (out.followup_hb_g_l.round(_ROUND) >= cutoff).fill_null(False)
     responded = (change.round(_ROUND) >= cfg.response.min_rise_g_l) | no_longer_anaemic
@@ -128,7 +126,7 @@ def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
         not_assessable_reason=reason,
         escalated_to_iv=escalated,
         hb_cutoff_g_l=ibis.ifelse(out.followup_at.isnull(), ibis.null("float64"), cutoff),
-        hb_cutoff_group=ibis.ifelse(out.followup_at.isnull(), ibis.null("string"), group),
+        hb_cutoff_group=ibis.ifelse(out.followup_at.isnull(), ibis.null("string"), out.hb_cutoff_group),
         baseline_row_id=out.baseline_row_id,
         followup_row_id=out.followup_row_id,
         escalated_at=out.escalated_at,
