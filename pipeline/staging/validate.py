@@ -100,7 +100,8 @@ def _layout(con, typed: ibis.Table, table: str, ctx: Context) -> tuple[list[str]
     keep |= _fields([v.to_expr() for v in staged.values.values()], probe)
     shown = _fields([c.reason(probe) for c in checks] + [raw_values(probe, COLUMNS[table])], probe) - keep
     shown |= {"source_file", "source_row"} - keep
-    raw = set(con.table(f"raw_{table}").columns)
+    # only the file's own text and provenance are read back: staging never rewrites them
+    raw = set(con.table(f"raw_{table}").columns) & {*COLUMNS[table], "source_file", "source_row"}
     back = [c for c in typed.columns if c in shown and c in raw]
     keep |= shown - raw
     return [c for c in typed.columns if c in keep], back
