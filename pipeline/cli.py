@@ -456,12 +456,29 @@ def _exit_on_sigterm(signum, frame) -> None:
     sys.exit(128 + signum)
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """DuckDB's OutOfMemoryException, recognised without importing DuckDB (`--help` does not)."""
+    kind = type(exc)
+    return kind.__name__ == "OutOfMemoryException" and kind.__module__.lstrip("_").startswith("duckdb")
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        # each step writes in one transaction, rolled back here: nothing is half-written
+        typer.echo(
+            "error: DuckDB ran out of memory within [engine] memory_limit and could not spill to disk; "
+            "the step that failed wrote nothing. Raise memory_limit in a config file (--config; docs/performance.md "
+            "gives what each cohort size needed) or close other work on the machine",
+            err=True,
+        )
         sys.exit(2)
 
 
