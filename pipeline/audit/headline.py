@@ -262,9 +262,12 @@ def period_counts(con, config, period_from: date | None = None, period_to: date 
     if start is None or end is None:
         return None
     population = audit_population(con, config).cache()
-    causes = con.table("failure_causes")
-    now = _counts(population, causes, start, end)
-    return start, end, (lo, hi), now, _counts(population, causes, *previous_period(start, end))
+    try:
+        causes = con.table("failure_causes")
+        now = _counts(population, causes, start, end)
+        return start, end, (lo, hi), now, _counts(population, causes, *previous_period(start, end))
+    finally:
+        population.release()  # now, while the connection is open (see rules.classify.classify)
 
 
 def headline(

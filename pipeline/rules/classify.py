@@ -17,6 +17,7 @@ describes every column.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,14 +59,19 @@ def _steps(staged: Staged, cfg: Config, keep) -> dict[str, ibis.Table]:
     return {"episodes": ep, "iron_outcomes": out.select(*OUTCOME_COLUMNS), "failure_causes": fc}
 
 
-def build(staged: Staged, cfg: Config, progress: Progress = quiet) -> dict[str, ibis.Table]:
+def build(
+    staged: Staged, cfg: Config, progress: Progress = quiet, cached: list[ibis.Table] | None = None
+) -> dict[str, ibis.Table]:
     """The three output tables for the given staged tables and config (intermediate steps
-    cached on the backend). The config was checked when it was loaded (pipeline.config).
-    `progress` hears one item per rule step (pipeline/progress.py)."""
+    cached on the backend; each cached table is added to `cached` when given, for the caller
+    to release). The config was checked when it was loaded (pipeline.config). `progress`
+    hears one item per rule step (pipeline/progress.py)."""
 
     def keep(name: str, t: ibis.Table) -> ibis.Table:
         with item(progress, "classify", name) as done:
             t = t.cache()
+            if cached is not None:
+                cached.append(t)
             done.rows = int(t.count().execute())
         return t
 
@@ -76,13 +82,22 @@ def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) 
     """Read stg_* from the warehouse, write episodes, iron_outcomes and failure_causes
     (replacing earlier versions, all three together) and return the row count of each."""
     progress(Planned("classify", RULE_STEPS + 1, "rules"))
-    built = build(read_staged(con), config, progress)
-    with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
-        with transaction(con):
-            for name in OUTPUT_TABLES:
-                tables.write(con, name, built[name])
-        counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
-        done.rows = sum(counts.values())
+    cached: list[ibis.Table] = []
+    try:
+        built = build(read_staged(con), config, progress, cached)
+        with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
+            with transaction(con):
+                for name in OUTPUT_TABLES:
+                    tables.write(con, name, built[name])
+            counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
+            done.rows = sum(counts.values())
+    finally:
+        # Drop the intermediate tables now, while the connection is open, also when a step
+        # failed (out of memory): left to Ibis' finalizers they would be dropped at exit,
+        # after the connection closed, each printing a traceback.
+        for t in cached:
+            with contextlib.suppress(Exception):
+                t.release()
     return counts
 
 

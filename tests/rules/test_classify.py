@@ -162,3 +162,30 @@ def test_explain_hides_unmapped_rows_unless_asked(tmp_path):
     full = explain_patient(con, "P1", load_config(), everything=True)
     assert "Sodium" not in short and "Spironolactone" not in short and "Ferrous sulfate" in short
     assert "Sodium" in full and "Spironolactone" in full
+
+
+def test_a_failing_step_leaves_no_intermediate_table_behind(warehouse, monkeypatch):
+    """classify drops the tables it cached when a later rule step fails (as when DuckDB runs out
+    of memory), while the connection is still open; left to Ibis' finalizers they were dropped
+    at exit after the connection closed, each printing a traceback (issue 11, 10M patients)."""
+    import pytest
+
+    from pipeline.config import load_config
+    from pipeline.rules import adherence
+    from pipeline.rules.classify import classify
+
+    con, _ = warehouse()
+
+    def cached():
+        return {t for t in con.list_tables() if t.startswith("ibis_cache")}
+
+    assert not cached()
+
+    def fail(*args, **kwargs):
+        raise MemoryError("planted: a rule step failed")
+
+    monkeypatch.setattr(adherence, "adherence", fail)
+    with pytest.raises(MemoryError) as failed:
+        classify(con, load_config())
+    # while the error (and the frames it holds) is alive, as it is when the CLI reports it
+    assert failed.value.args and not cached()  # the steps before adherence were cached, then dropped
