@@ -268,6 +268,7 @@ def _truth(db: Path, cfg, num, den) -> dict[int, int]:
         pop = audit_population(con, cfg).cache()
         ep = con.table("episodes").to_pandas()
         grand = _counts(pop, con.table("failure_causes"), ep.start_at.min().date(), ep.start_at.max().date())
+        pop.release()  # before the connection closes (else Ibis drops it at exit, on a closed connection)
     finally:
         con.disconnect()
     truth = {}
