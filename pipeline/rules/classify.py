@@ -18,7 +18,7 @@ describes every column.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ibis
@@ -60,44 +60,76 @@ def _steps(staged: Staged, cfg: Config, keep) -> dict[str, ibis.Table]:
 
 
 def build(
-    staged: Staged, cfg: Config, progress: Progress = quiet, cached: list[ibis.Table] | None = None
+    staged: Staged,
+    cfg: Config,
+    progress: Progress = quiet,
+    store: Callable[[ibis.Table], ibis.Table] | None = None,
 ) -> dict[str, ibis.Table]:
-    """The three output tables for the given staged tables and config (intermediate steps
-    cached on the backend; each cached table is added to `cached` when given, for the caller
-    to release). The config was checked when it was loaded (pipeline.config). `progress`
-    hears one item per rule step (pipeline/progress.py)."""
+    """The three output tables for the given staged tables and config. Each intermediate step
+    is materialised by `store` (default: Ibis `.cache()`, a temporary table on the backend).
+    The config was checked when it was loaded (pipeline.config). `progress` hears one item per
+    rule step (pipeline/progress.py)."""
 
     def keep(name: str, t: ibis.Table) -> ibis.Table:
         with item(progress, "classify", name) as done:
-            t = t.cache()
-            if cached is not None:
-                cached.append(t)
+            t = store(t) if store is not None else t.cache()
             done.rows = int(t.count().execute())
         return t
 
     return _steps(staged, cfg, keep=keep)
 
 
+class _Scratch:
+    """Where `classify` keeps its intermediate steps until the outputs are written, and drops
+    them (also when a step fails, while the connection is open: left to Ibis' finalizers, a
+    cached table was dropped at exit after the connection closed, printing a traceback).
+
+    On DuckDB they are tables of the warehouse created inside the step's transaction, never
+    committed: DuckDB can move their blocks out of memory, which it could not do with
+    temporary tables, so 10,000,000 patients classify within the 3GB default memory_limit
+    (docs/performance.md); a killed or failed step leaves none behind. On Spark, Ibis'
+    `.cache()` (a local checkpoint, pipeline/engine/spark.py)."""
+
+    def __init__(self, con: ibis.BaseBackend) -> None:
+        self.con = con
+        self.kept: list[tuple[str | None, ibis.Table]] = []
+
+    def __call__(self, t: ibis.Table) -> ibis.Table:
+        if self.con.name != "duckdb":
+            out = t.cache()
+            self.kept.append((None, out))
+            return out
+        name = f"_classify_step_{len(self.kept) + 1}"
+        out = self.con.create_table(name, t, overwrite=True)
+        self.kept.append((name, out))
+        return out
+
+    def drop(self) -> None:
+        for name, t in self.kept:
+            with contextlib.suppress(Exception):  # a failed transaction rolls them back anyway
+                if name is None:
+                    t.release()
+                else:
+                    self.con.drop_table(name, force=True)
+        self.kept.clear()
+
+
 def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) -> dict[str, int]:
     """Read stg_* from the warehouse, write episodes, iron_outcomes and failure_causes
-    (replacing earlier versions, all three together) and return the row count of each."""
+    (replacing earlier versions, all three together, in one transaction with the
+    intermediate steps) and return the row count of each."""
     progress(Planned("classify", RULE_STEPS + 1, "rules"))
-    cached: list[ibis.Table] = []
-    try:
-        built = build(read_staged(con), config, progress, cached)
-        with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
-            with transaction(con):
+    scratch = _Scratch(con)
+    with transaction(con):
+        try:
+            built = build(read_staged(con), config, progress, store=scratch)
+            with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
                 for name in OUTPUT_TABLES:
                     tables.write(con, name, built[name])
-            counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
-            done.rows = sum(counts.values())
-    finally:
-        # Drop the intermediate tables now, while the connection is open, also when a step
-        # failed (out of memory): left to Ibis' finalizers they would be dropped at exit,
-        # after the connection closed, each printing a traceback.
-        for t in cached:
-            with contextlib.suppress(Exception):
-                t.release()
+                counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
+                done.rows = sum(counts.values())
+        finally:
+            scratch.drop()
     return counts
 
 
