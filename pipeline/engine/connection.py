@@ -98,7 +98,10 @@ def scratch_table(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Ta
     table on DuckDB, a warehouse table on Spark (which has no temporary tables)."""
     if con.name != "duckdb":
         return spark.scratch_table(con, name, expr)
-    return con.create_table(name, expr, temp=True, overwrite=True)
+    # Not `overwrite=True`: for a temporary table Ibis then writes it under another name and
+    # copies it whole (1.6 s for the 5.3 M-row labs candidate at 1 M patients, issue 11).
+    con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+    return con.create_table(name, expr, temp=True)
 
 
 def empty_warehouse(db_path: str | Path | SparkWarehouse) -> int:
