@@ -36,6 +36,7 @@ from pipeline.audit import differencing, disclosure
 from pipeline.audit.differencing import COMP, DEN, NUM, Equations, q
 from pipeline.audit.measures import MEASURES, NOT_EXCLUDED, Condition, audit_population, predicate
 from pipeline.audit.stats import proportion, wilson_interval
+from pipeline.engine import cached
 from pipeline.rules.causes import CAUSES
 
 UNTESTED: Condition = ("testing_status", "in", ("never_tested", "tested_after_only"))
@@ -261,13 +262,10 @@ def period_counts(con, config, period_from: date | None = None, period_to: date 
     start, end = period_from or lo, period_to or hi
     if start is None or end is None:
         return None
-    population = audit_population(con, config).cache()
-    try:
+    with cached(audit_population(con, config)) as population:
         causes = con.table("failure_causes")
         now = _counts(population, causes, start, end)
         return start, end, (lo, hi), now, _counts(population, causes, *previous_period(start, end))
-    finally:
-        population.release()  # now, while the connection is open (see rules.classify.classify)
 
 
 def headline(

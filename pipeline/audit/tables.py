@@ -31,7 +31,7 @@ import pandas as pd
 from pipeline.audit import differencing, disclosure, headline
 from pipeline.audit.measures import MEASURES, PERIOD_TYPES, WHOLE_PERIOD, Measure, audit_population, measure_counts
 from pipeline.audit.stats import proportion, wilson_interval
-from pipeline.engine import transaction
+from pipeline.engine import cached, transaction
 from pipeline.engine.registry import CLASSIFIED as OUTPUT_TABLES
 from pipeline.engine.registry import spec
 from pipeline.engine.tables import write_frame
@@ -83,32 +83,36 @@ def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
     progress(Planned("audit", len(MEASURES) + 3, "parts"))
-    with item(progress, "audit", "audit population") as done:
-        cached = population = audit_population(con, config).cache()
-        done.rows = int(population.count().execute())
-    try:
-        causes = con.table("failure_causes")
-        span = headline.report_span(con)
-        if span[0] is not None:
-            population = population.mutate(_span_start=ibis.literal(span[0]))
-        tables = {}
-        for m in MEASURES:
-            with item(progress, "audit", m.id) as done:
-                periods = PERIOD_TYPES if span[0] is None else {**PERIOD_TYPES, WHOLE_PERIOD: "_span_start"}
-                counts = measure_counts(population, causes, m, periods).to_pandas()
-                tables[m.id] = measure_table(counts, m, config, span[1])
-                done.rows = len(tables[m.id])
-        with item(progress, "audit", "disclosure across tables") as done:
-            before = sum(int(t.is_suppressed.sum()) for t in tables.values())
-            tables = protect_across_tables(tables, population, causes, span, config)
-            done.rows = sum(int(t.is_suppressed.sum()) for t in tables.values()) - before
-            done.detail = "cells withheld besides the per-table rules"
-        with item(progress, "audit", "write aud_* tables") as done:
-            _write(con, tables, config)
-            done.rows = sum(len(t) for t in tables.values())
-    finally:
-        cached.release()  # now, while the connection is open (see rules.classify.classify)
+    with cached(audit_population(con, config)) as population:
+        with item(progress, "audit", "audit population") as done:
+            done.rows = int(population.count().execute())
+        tables = _measure_tables(con, population, config, progress)
     return {f"aud_{k}": len(v) for k, v in tables.items()}
+
+
+def _measure_tables(con, population, config, progress: Progress) -> dict[str, pd.DataFrame]:
+    """Every measure's table from the (cached) audit population, protected across tables and
+    written to the warehouse."""
+    causes = con.table("failure_causes")
+    span = headline.report_span(con)
+    if span[0] is not None:
+        population = population.mutate(_span_start=ibis.literal(span[0]))
+    tables = {}
+    for m in MEASURES:
+        with item(progress, "audit", m.id) as done:
+            periods = PERIOD_TYPES if span[0] is None else {**PERIOD_TYPES, WHOLE_PERIOD: "_span_start"}
+            counts = measure_counts(population, causes, m, periods).to_pandas()
+            tables[m.id] = measure_table(counts, m, config, span[1])
+            done.rows = len(tables[m.id])
+    with item(progress, "audit", "disclosure across tables") as done:
+        before = sum(int(t.is_suppressed.sum()) for t in tables.values())
+        tables = protect_across_tables(tables, population, causes, span, config)
+        done.rows = sum(int(t.is_suppressed.sum()) for t in tables.values()) - before
+        done.detail = "cells withheld besides the per-table rules"
+    with item(progress, "audit", "write aud_* tables") as done:
+        _write(con, tables, config)
+        done.rows = sum(len(t) for t in tables.values())
+    return tables
 
 
 def protect_across_tables(tables: dict[str, pd.DataFrame], population, causes, span, config) -> dict:

@@ -9,7 +9,7 @@ Reads nothing and writes nothing on its own; the steps call it to
 Everything above this package speaks Ibis: no duckdb import, no SQL text, no dialect name.
 """
 
-__all__ = ["SparkWarehouse", "connect", "scratch_table", "transaction", "warehouse_exists"]
+__all__ = ["SparkWarehouse", "cached", "connect", "scratch_table", "transaction", "warehouse_exists"]
 
 
 def __getattr__(name: str):

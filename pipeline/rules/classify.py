@@ -24,7 +24,7 @@ from typing import Any
 import ibis
 
 from pipeline.config import Config, load_config
-from pipeline.engine import tables, transaction
+from pipeline.engine import cached, tables, transaction
 from pipeline.engine.registry import CLASSIFIED, spec
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.rules import adherence, causes, coprescribing, episodes, exclusions, response, testing
@@ -79,39 +79,32 @@ def build(
     return _steps(staged, cfg, keep=keep)
 
 
-class _Scratch:
-    """Where `classify` keeps its intermediate steps until the outputs are written, and drops
-    them (also when a step fails, while the connection is open: left to Ibis' finalizers, a
-    cached table was dropped at exit after the connection closed, printing a traceback).
+class _Scratch(contextlib.ExitStack):
+    """Where `classify` keeps its intermediate steps until the outputs are written; on exit,
+    also when a step fails, they are dropped while the connection is open.
 
-    On DuckDB they are tables of the warehouse created inside the step's transaction, never
-    committed: DuckDB can move their blocks out of memory, which it could not do with
-    temporary tables, so 10,000,000 patients classify within the 3GB default memory_limit
-    (docs/performance.md); a killed or failed step leaves none behind. On Spark, Ibis'
-    `.cache()` (a local checkpoint, pipeline/engine/spark.py)."""
+    On DuckDB they are tables of the warehouse created inside the step's transaction and
+    dropped before it commits: DuckDB can move their blocks out of memory, which it could not
+    do with temporary tables, so 10,000,000 patients classify within the 3GB default
+    memory_limit (docs/performance.md); a killed or failed step leaves none behind. On Spark,
+    Ibis' `.cache()` (a local checkpoint, pipeline/engine/spark.py) through `engine.cached`."""
 
     def __init__(self, con: ibis.BaseBackend) -> None:
+        super().__init__()
         self.con = con
-        self.kept: list[tuple[str | None, ibis.Table]] = []
+        self.steps = 0
 
     def __call__(self, t: ibis.Table) -> ibis.Table:
         if self.con.name != "duckdb":
-            out = t.cache()
-            self.kept.append((None, out))
-            return out
-        name = f"_classify_step_{len(self.kept) + 1}"
-        out = self.con.create_table(name, t, overwrite=True)
-        self.kept.append((name, out))
-        return out
+            return self.enter_context(cached(t))
+        self.steps += 1
+        name = f"_classify_step_{self.steps}"
+        self.callback(self._drop, name)
+        return self.con.create_table(name, t, overwrite=True)
 
-    def drop(self) -> None:
-        for name, t in self.kept:
-            with contextlib.suppress(Exception):  # a failed transaction rolls them back anyway
-                if name is None:
-                    t.release()
-                else:
-                    self.con.drop_table(name, force=True)
-        self.kept.clear()
+    def _drop(self, name: str) -> None:
+        with contextlib.suppress(Exception):  # a failed transaction rolls them back anyway
+            self.con.drop_table(name, force=True)
 
 
 def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) -> dict[str, int]:
@@ -119,17 +112,14 @@ def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) 
     (replacing earlier versions, all three together, in one transaction with the
     intermediate steps) and return the row count of each."""
     progress(Planned("classify", RULE_STEPS + 1, "rules"))
-    scratch = _Scratch(con)
-    with transaction(con):
-        try:
-            built = build(read_staged(con), config, progress, store=scratch)
-            with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
-                for name in OUTPUT_TABLES:
-                    tables.write(con, name, built[name])
-                counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
-                done.rows = sum(counts.values())
-        finally:
-            scratch.drop()
+    # the scratch tables are dropped before the transaction ends: never committed
+    with transaction(con), _Scratch(con) as scratch:
+        built = build(read_staged(con), config, progress, store=scratch)
+        with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
+            for name in OUTPUT_TABLES:
+                tables.write(con, name, built[name])
+            counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
+            done.rows = sum(counts.values())
     return counts
 
 

@@ -30,7 +30,7 @@ from pipeline import steps
 from pipeline.audit.headline import _counts
 from pipeline.audit.measures import audit_population
 from pipeline.config import load_config
-from pipeline.engine import connect
+from pipeline.engine import cached, connect
 from pipeline.rules.causes import CAUSES
 
 pytestmark = pytest.mark.slow
@@ -265,10 +265,9 @@ def _truth(db: Path, cfg, num, den) -> dict[int, int]:
     con = connect(db, read_only=True)
     try:
         frames = [con.table(f"aud_{mid}").to_pandas() for mid in MEASURES]
-        pop = audit_population(con, cfg).cache()
         ep = con.table("episodes").to_pandas()
-        grand = _counts(pop, con.table("failure_causes"), ep.start_at.min().date(), ep.start_at.max().date())
-        pop.release()  # before the connection closes (else Ibis drops it at exit, on a closed connection)
+        with cached(audit_population(con, cfg)) as pop:
+            grand = _counts(pop, con.table("failure_causes"), ep.start_at.min().date(), ep.start_at.max().date())
     finally:
         con.disconnect()
     truth = {}
