@@ -27,11 +27,12 @@ SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE", "boole
 
 
 def ddl(name: str) -> str:
-    """CREATE TABLE IF NOT EXISTS for a registered table (row_id is the key of raw tables)."""
-    cols = []
-    for c in spec(name).columns:
-        key = " PRIMARY KEY" if name.startswith("raw_") and c.name == "row_id" else ""
-        cols.append(f'"{c.name}" {SQL_TYPES[c.dtype]}{key}')
+    """CREATE TABLE IF NOT EXISTS for a registered table. row_id is the key of raw tables but
+    not declared as one: it is unique by construction (`_insert`: the warehouse's highest
+    row_id plus the file's row number, in a transaction that holds DuckDB's only write lock),
+    and the index DuckDB builds for a PRIMARY KEY cost 2.6 s of the 17.1 s load of 1,000,000
+    patients (issue 11)."""
+    cols = [f'"{c.name}" {SQL_TYPES[c.dtype]}' for c in spec(name).columns]
     return f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(cols)})"
 
 

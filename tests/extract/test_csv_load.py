@@ -47,6 +47,9 @@ def test_a_new_file_appends_with_new_row_ids(tmp_path):
     assert labs.row_id.is_unique
     assert sorted(labs.source_row) == [1, 1, 2]
     assert _counts(con)["raw_patients"] == 1
+    # unique in the whole warehouse, by construction (raw tables declare no key: engine/raw.ddl)
+    ids = [i for t in _counts(con) for i in con.table(t).row_id.execute()]
+    assert len(ids) == len(set(ids)) == 5
 
 
 def test_unknown_files_are_reported_and_skipped(tmp_path):
