@@ -17,12 +17,14 @@ __all__ = [
     "append",
     "as_read_back",
     "conform",
+    "conforms",
     "count",
     "create_empty",
     "drop",
     "exists",
     "ibis_schema",
     "joined_in_order",
+    "rename",
     "replace_empty",
     "write",
     "write_frame",
@@ -47,6 +49,15 @@ def conform(name: str, expr: ibis.Table) -> ibis.Table:
         col = expr[c.name]
         cols.append(col if col.type().copy(nullable=True) == c.ibis_type else col.cast(c.ibis_type).name(c.name))
     return expr.select(*cols)
+
+
+def conforms(name: str, expr: ibis.Table) -> bool:
+    """Whether `expr` already has exactly the declared columns of `name`, in order and type
+    (`conform` would leave it as it is)."""
+    declared = spec(name)
+    return tuple(expr.columns) == tuple(declared.names) and all(
+        expr[c.name].type().copy(nullable=True) == c.ibis_type for c in declared.columns
+    )
 
 
 def as_read_back(dtype: dt.DataType, engine: str) -> dt.DataType:
@@ -103,3 +114,11 @@ def count(con, name: str) -> int:
 
 def drop(con, name: str) -> None:
     con.drop_table(name, force=True)
+
+
+def rename(con, old: str, new: str) -> None:
+    """Rename table `old` to `new` (which must not exist). Ibis has no rename for DuckDB."""
+    if con.name == "duckdb":
+        con.raw_sql(f'ALTER TABLE "{old}" RENAME TO "{new}"')
+    else:
+        con.rename_table(old, new)

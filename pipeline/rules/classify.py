@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 
 from pipeline.config import Config, load_config
 from pipeline.engine import cached, tables, transaction
@@ -48,12 +49,13 @@ def _steps(staged: Staged, cfg: Config, keep) -> dict[str, ibis.Table]:
     tests = keep("qualifying tests", testing.qualifying_tests(staged.labs, cfg))
     ep = attach(spans, testing.testing_status(spans, tests, cfg), "episode_id")
     ep = attach(ep, exclusions.excluded_reasons(spans, staged, cfg), "episode_id")
-    ep = keep("testing, exclusions, just in case", coprescribing.just_in_case(ep, cfg).select(*EPISODE_COLUMNS))
+    ep = keep("testing, exclusions, just in case", tables.conform("episodes", coprescribing.just_in_case(ep, cfg)))
     base = keep("iron response", response.iron_outcomes(ep, staged, cfg))
     failed = keep("failed episodes", causes.failed_episodes(ep, base, members, cfg))
     adh = keep("adherence", adherence.adherence(failed, staged.dispensings, cfg))
     candidates = keep("candidate causes", causes.candidate_causes(failed, adh, members, staged, cfg))
-    fc = keep("failure causes", causes.failure_causes(failed, candidates, adh, staged, cfg))
+    fc = causes.failure_causes(failed, candidates, adh, staged, cfg)
+    fc = keep("failure causes", tables.conform("failure_causes", fc))
     out = attach(base, causes.primary_causes(fc, cfg), "episode_id")
     out = out.mutate(primary_cause=ibis.ifelse(out.outcome == "failed", out.primary_cause, ibis.null("string")))
     return {"episodes": ep, "iron_outcomes": out.select(*OUTCOME_COLUMNS), "failure_causes": fc}
@@ -92,15 +94,33 @@ class _Scratch(contextlib.ExitStack):
     def __init__(self, con: ibis.BaseBackend) -> None:
         super().__init__()
         self.con = con
-        self.steps = 0
+        self.names: set[str] = set()
 
     def __call__(self, t: ibis.Table) -> ibis.Table:
         if self.con.name != "duckdb":
             return self.enter_context(cached(t))
-        self.steps += 1
-        name = f"_classify_step_{self.steps}"
+        name = f"_classify_step_{len(self.names) + 1}"
+        self.names.add(name)
         self.callback(self._drop, name)
         return self.con.create_table(name, t, overwrite=True)
+
+    def write(self, outputs: dict[str, ibis.Table]) -> None:
+        """Write the output tables. A step kept here that has exactly an output's declared
+        columns becomes that output by a rename, not a copy (episodes and failure_causes: 1.8 s
+        of classify at 1,000,000 patients, issue 11); the others go through tables.write
+        first, as they may read the steps that are renamed."""
+        renamed = {name: t.op().name for name, t in outputs.items() if self._is_output(name, t)}
+        for name, t in outputs.items():
+            if name not in renamed:
+                tables.write(self.con, name, t)
+        for name, step in renamed.items():
+            tables.drop(self.con, name)
+            tables.rename(self.con, step, name)
+            self.names.discard(step)
+
+    def _is_output(self, name: str, t: ibis.Table) -> bool:
+        op = t.op()
+        return isinstance(op, ops.DatabaseTable) and op.name in self.names and tables.conforms(name, t)
 
     def _drop(self, name: str) -> None:
         with contextlib.suppress(Exception):  # a failed transaction rolls them back anyway
@@ -116,8 +136,7 @@ def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) 
     with transaction(con), _Scratch(con) as scratch:
         built = build(read_staged(con), config, progress, store=scratch)
         with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
-            for name in OUTPUT_TABLES:
-                tables.write(con, name, built[name])
+            scratch.write({name: built[name] for name in OUTPUT_TABLES})
             counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
             done.rows = sum(counts.values())
     return counts

@@ -58,6 +58,17 @@ def test_conform_orders_and_casts_to_the_declared_types():
     assert out.schema()["evidence_table"].is_string() and out.schema()["evidence_row_id"].is_int64()
 
 
+def test_conforms_only_when_conform_would_change_nothing():
+    # classify renames a kept step into its output table only when this holds (no copy)
+    t = ibis.memtable({"cause": ["low_dose"], "episode_id": ["iron-1"], "patient_id": ["P1"],
+                       "evidence_table": [None], "evidence_row_id": [3], "evidence": ["x"]})  # fmt: skip
+    assert not tables.conforms("failure_causes", t)  # order and types differ
+    out = tables.conform("failure_causes", t)
+    assert tables.conforms("failure_causes", out)
+    assert not tables.conforms("failure_causes", out.mutate(evidence_row_id=out.evidence_row_id.cast("int32")))
+    assert not tables.conforms("failure_causes", out.select(*reversed(out.columns)))
+
+
 def test_every_table_the_pipeline_writes_has_its_declared_shape(tmp_path):
     from pipeline.steps import build_demo_warehouse
 
