@@ -21,7 +21,9 @@ def _import_pandera():
     installed, `import pandera` loads Hypothesis (for its data-synthesis strategies) and
     PySpark's pandas API: about 0.4 s of every `validate` start (docs/performance.md). Both are
     kept out while pandera loads; a process that has loaded them already (the test suite's
-    Hypothesis plugin, a Spark session) keeps them, and pandera then uses them as usual."""
+    Hypothesis plugin, a Spark session) keeps them, and pandera then uses them as usual.
+    Pandera 0.35 has no switch for this (its issue #1644 made the other integrations lazy,
+    not these two); when it gains one, use it instead of this."""
     kept_out = [m for m in ("hypothesis", "pyspark") if m not in sys.modules]
     for m in kept_out:
         sys.modules[m] = None  # an import of it raises ImportError, which pandera expects
