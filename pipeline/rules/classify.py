@@ -17,15 +17,13 @@ describes every column.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ibis
-import ibis.expr.operations as ops
 
 from pipeline.config import Config, load_config
-from pipeline.engine import cached, tables, transaction
+from pipeline.engine import StepTables, tables, transaction
 from pipeline.engine.registry import CLASSIFIED, spec
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.rules import adherence, causes, coprescribing, episodes, exclusions, response, testing
@@ -81,62 +79,16 @@ def build(
     return _steps(staged, cfg, keep=keep)
 
 
-class _Scratch(contextlib.ExitStack):
-    """Where `classify` keeps its intermediate steps until the outputs are written; on exit,
-    also when a step fails, they are dropped while the connection is open.
-
-    On DuckDB they are tables of the warehouse created inside the step's transaction and
-    dropped before it commits: DuckDB can move their blocks out of memory, which it could not
-    do with temporary tables, so 10,000,000 patients classify within the 3GB default
-    memory_limit (docs/performance.md); a killed or failed step leaves none behind. On Spark,
-    Ibis' `.cache()` (a local checkpoint, pipeline/engine/spark.py) through `engine.cached`."""
-
-    def __init__(self, con: ibis.BaseBackend) -> None:
-        super().__init__()
-        self.con = con
-        self.names: set[str] = set()
-
-    def __call__(self, t: ibis.Table) -> ibis.Table:
-        if self.con.name != "duckdb":
-            return self.enter_context(cached(t))
-        name = f"_classify_step_{len(self.names) + 1}"
-        self.names.add(name)
-        self.callback(self._drop, name)
-        return self.con.create_table(name, t, overwrite=True)
-
-    def write(self, outputs: dict[str, ibis.Table]) -> None:
-        """Write the output tables. A step kept here that has exactly an output's declared
-        columns becomes that output by a rename, not a copy (episodes and failure_causes: 1.8 s
-        of classify at 1,000,000 patients, issue 11); the others go through tables.write
-        first, as they may read the steps that are renamed."""
-        renamed = {name: t.op().name for name, t in outputs.items() if self._is_output(name, t)}
-        for name, t in outputs.items():
-            if name not in renamed:
-                tables.write(self.con, name, t)
-        for name, step in renamed.items():
-            tables.drop(self.con, name)
-            tables.rename(self.con, step, name)
-            self.names.discard(step)
-
-    def _is_output(self, name: str, t: ibis.Table) -> bool:
-        op = t.op()
-        return isinstance(op, ops.DatabaseTable) and op.name in self.names and tables.conforms(name, t)
-
-    def _drop(self, name: str) -> None:
-        with contextlib.suppress(Exception):  # a failed transaction rolls them back anyway
-            self.con.drop_table(name, force=True)
-
-
 def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) -> dict[str, int]:
     """Read stg_* from the warehouse, write episodes, iron_outcomes and failure_causes
     (replacing earlier versions, all three together, in one transaction with the
     intermediate steps) and return the row count of each."""
     progress(Planned("classify", RULE_STEPS + 1, "rules"))
-    # the scratch tables are dropped before the transaction ends: never committed
-    with transaction(con), _Scratch(con) as scratch:
-        built = build(read_staged(con), config, progress, store=scratch)
+    # the kept steps are dropped before the transaction ends: never committed
+    with transaction(con), StepTables(con, "_classify_step") as steps:
+        built = build(read_staged(con), config, progress, store=steps.keep)
         with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
-            scratch.write({name: built[name] for name in OUTPUT_TABLES})
+            steps.write({name: built[name] for name in OUTPUT_TABLES})
             counts = {name: tables.count(con, name) for name in OUTPUT_TABLES}
             done.rows = sum(counts.values())
     return counts
