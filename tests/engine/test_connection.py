@@ -40,3 +40,36 @@ def test_a_failed_transaction_leaves_the_warehouse_as_it_was(tmp_path):
         con.create_table("u", ibis.memtable({"b": [1]}))
         raise RuntimeError("stop")
     assert con.table("t").count().execute() == 1 and "u" not in con.list_tables()
+
+
+def _failure_causes(episode: str) -> ibis.Table:
+    """A failure_causes row with its columns in reverse order (declared order: `conform`)."""
+    row = {"evidence": ["x"], "evidence_row_id": [3], "evidence_table": ["stg_prescriptions"], "cause": ["low_dose"],
+           "patient_id": ["P1"], "episode_id": [episode]}  # fmt: skip
+    return ibis.memtable(row)
+
+
+@pytest.mark.parametrize("conformed", [True, False])
+def test_step_tables_become_the_output_by_rename_only_when_they_conform(tmp_path, conformed):
+    from pipeline.engine import StepTables, tables
+
+    con = connect(tmp_path / "w.duckdb")
+    with transaction(con), StepTables(con, "_t_step") as steps:
+        t = _failure_causes("iron-1")
+        kept = steps.keep(tables.conform("failure_causes", t) if conformed else t)
+        steps.write({"failure_causes": kept})
+        # a conforming kept table is renamed (no copy); another is copied and dropped on exit
+        assert ("_t_step_1" in con.list_tables()) is not conformed
+    assert not [t for t in con.list_tables() if t.startswith("_t_step")]
+    assert con.table("failure_causes").episode_id.execute().tolist() == ["iron-1"]
+    assert tables.conforms("failure_causes", con.table("failure_causes"))
+
+
+def test_step_tables_are_dropped_and_nothing_is_committed_when_the_step_fails(tmp_path):
+    from pipeline.engine import StepTables
+
+    con = connect(tmp_path / "w.duckdb")
+    with pytest.raises(RuntimeError), transaction(con), StepTables(con, "_t_step") as steps:
+        steps.keep(_failure_causes("iron-1"))
+        raise RuntimeError("a rule failed")
+    assert con.list_tables() == []
