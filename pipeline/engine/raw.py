@@ -9,6 +9,7 @@ transaction, so a failure leaves the warehouse as it was.
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -77,14 +78,23 @@ def load_tables(con: ibis.BaseBackend, tables: list[SourceTable], source: str, p
     db: duckdb.DuckDBPyConnection = con.con
     load_id = new_load_id()
     summary = {"load_id": load_id, "files": []}
-    with transaction(con):
-        db.execute(ddl("loaded_files"))
-        for table in TABLES:
-            db.execute(ddl(f"raw_{table}"))
-        for st in tables:
-            with item(progress, "load", f"{st.source_file} -> raw_{st.table}") as done:
-                summary["files"].append(_load_one(db, st, source, load_id))
-                done.rows, done.detail = summary["files"][-1]["rows"], summary["files"][-1]["status"]
+    # The file's order is kept in source_row (and row_id), not in where DuckDB stores the rows:
+    # without preserve_insertion_order DuckDB appends in parallel (load at 1,000,000 patients
+    # 14.6 -> 11.9 s wall, 22.7 -> 16.6 s CPU; issue 11). Reset after the transaction has
+    # ended: an aborted one refuses every statement but ROLLBACK.
+    db.execute("SET preserve_insertion_order = false")
+    try:
+        with transaction(con):
+            db.execute(ddl("loaded_files"))
+            for table in TABLES:
+                db.execute(ddl(f"raw_{table}"))
+            for st in tables:
+                with item(progress, "load", f"{st.source_file} -> raw_{st.table}") as done:
+                    summary["files"].append(_load_one(db, st, source, load_id))
+                    done.rows, done.detail = summary["files"][-1]["rows"], summary["files"][-1]["status"]
+    finally:
+        with suppress(duckdb.TransactionException):  # inside an outer transaction that failed
+            db.execute("RESET preserve_insertion_order")
     return summary
 
 

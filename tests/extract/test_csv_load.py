@@ -52,6 +52,12 @@ def test_a_new_file_appends_with_new_row_ids(tmp_path):
     assert len(ids) == len(set(ids)) == 5
 
 
+def test_the_load_leaves_the_connection_settings_as_they_were(tmp_path):
+    # the append switches off preserve_insertion_order for itself only (engine/raw._insert)
+    con, _, _ = _load(write_input(tmp_path / "a"), tmp_path / "w.duckdb")
+    assert con.con.execute("select current_setting('preserve_insertion_order')").fetchone()[0] is True
+
+
 def test_unknown_files_are_reported_and_skipped(tmp_path):
     folder = write_input(tmp_path / "in")
     (folder / "truth.csv").write_text("a,b\n1,2\n")
