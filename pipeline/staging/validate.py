@@ -28,7 +28,16 @@ from pipeline.engine import scratch_table, tables, transaction
 from pipeline.engine.registry import COLUMNS, TABLES
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
-from pipeline.staging.common import Context, raw_values, with_known_patient
+from pipeline.staging.common import (
+    DUP_HASH,
+    Check,
+    Context,
+    duplicate_keys,
+    first_row_ids,
+    raw_values,
+    with_first_row_id,
+    with_known_patient,
+)
 from schemas.staged import check_staged
 
 MODULES: dict[str, ModuleType] = {
@@ -54,6 +63,7 @@ def checks_frame(ctx: Context) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FIRST_ROW = "_first_row_id"
 _FAILURE = dt.Struct({"check_id": dt.string, "reason": dt.string})
 
 
@@ -85,18 +95,24 @@ def _fields(values, rel: ibis.Table) -> set[str]:
     return {f.name for v in values for f in v.op().find(ops.Field) if f.rel == rel.op()}
 
 
+def _probe(typed: ibis.Table, table: str) -> ibis.Table:
+    """An unbound table of the candidate's columns, to see which columns an expression reads."""
+    return ibis.table({**typed.schema(), FIRST_ROW: dt.int64}, name=f"_probe_{table}")
+
+
 def _layout(con, typed: ibis.Table, table: str, ctx: Context) -> tuple[list[str], list[str]]:
     """(the columns of `typed` the candidate table keeps, the raw columns the quarantine reads
     back from raw_<table> by row_id). The candidate keeps what the checks and the staged table
     read; the raw text that only the reasons and `raw_values` show is read back for the failing
     rows alone (about 1 %): a narrower candidate is cheaper to write, to scan and to hold in
     memory (issue 11: at 30 M lab rows the wide one spilled to disk)."""
-    probe = ibis.table(typed.schema(), name=f"_probe_{table}")
+    probe = _probe(typed, table)
     checks = MODULES[table].checks(ctx)
     staged = MODULES[table].staged(probe).op()
     if not (isinstance(staged, ops.Project) and staged.parent == probe.op()):
         return list(typed.columns), []
-    keep = {"row_id"} | _fields([c.fails(probe) for c in checks], probe)
+    # the duplicate search (`first_row_ids`) reads the cleaned values and their hash
+    keep = {"row_id", DUP_HASH, *duplicate_keys(COLUMNS[table])} | _fields([c.fails(probe) for c in checks], probe)
     keep |= _fields([v.to_expr() for v in staged.values.values()], probe)
     shown = _fields([c.reason(probe) for c in checks] + [raw_values(probe, COLUMNS[table])], probe) - keep
     shown |= {"source_file", "source_row"} - keep
@@ -117,9 +133,18 @@ def _quarantine(con, cand: ibis.Table, back: list[str], table: str, ctx: Context
     return _failures(failing, table, ctx)
 
 
-def _failing(t: ibis.Table, table: str, ctx: Context) -> ibis.BooleanValue:
-    """Whether the row fails any check (a check that cannot tell, null, does not fail it)."""
-    return ibis.or_(*[c.fails(t).fill_null(False) for c in MODULES[table].checks(ctx)])
+def _any_fails(t: ibis.Table, checks: list[Check]) -> ibis.BooleanValue:
+    """Whether the row fails any of `checks` (a check that cannot tell, null, does not fail it)."""
+    return ibis.or_(*[c.fails(t).fill_null(False) for c in checks], ibis.literal(False))
+
+
+def _split_checks(typed: ibis.Table, table: str, ctx: Context) -> tuple[list[Check], list[Check]]:
+    """(the checks the candidate table evaluates, the checks that read `_first_row_id`, which
+    is known only once the candidate is written: `first_row_ids` searches it)."""
+    probe = _probe(typed, table)
+    checks = MODULES[table].checks(ctx)
+    later = [c for c in checks if FIRST_ROW in _fields([c.fails(probe)], probe)]
+    return [c for c in checks if c not in later], later
 
 
 def _named(cand: ibis.Table, back: list[str], typed: ibis.Table) -> ibis.Table:
@@ -135,13 +160,17 @@ def _stage_table(con, table: str, ctx: Context, progress: Progress) -> None:
         if ctx.patients is not None:
             typed = with_known_patient(typed, ctx.patients)
         columns, back = _layout(con, typed, table, ctx)
-        cand = scratch_table(con, f"_cand_{table}", typed.select(*columns, _failing=_failing(typed, table, ctx)))
-        cand = _named(cand, back, typed)
+        now, later = _split_checks(typed, table, ctx)
+        cand = scratch_table(con, f"_cand_{table}", typed.select(*columns, _failing=_any_fails(typed, now)))
+        dups = scratch_table(con, f"_cand_{table}_dups", first_row_ids(cand, COLUMNS[table]))
+        cand = with_first_row_id(_named(cand, back, typed), dups)
+        cand = cand.mutate(_failing=cand._failing | _any_fails(cand, later))
         tables.append(con, "quarantine", _quarantine(con, cand, back, table, ctx))
         # a filter, not an anti-join with the quarantine, and no sort: DuckDB then writes in
         # parallel (the anti-join made the 5 M-row write serial, the sort took 1.8 s; issue 11)
         tables.write(con, f"stg_{table}", MODULES[table].staged(cand.filter(~cand._failing)))
         con.drop_table(f"_cand_{table}", force=True)
+        con.drop_table(f"_cand_{table}_dups", force=True)
         check_staged(table, con.table(f"stg_{table}"), ctx.config)
         done.rows = tables.count(con, f"raw_{table}")
 
