@@ -198,6 +198,7 @@ class Engine:
     memory_limit: str = field(metadata={})
     threads: int = num(ge=0, le=1024)
     temp_directory: str = field(metadata={})
+    disabled_compression_methods: str = field(metadata={})
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,12 @@ def _check_is_duckdb(db_path: Path) -> None:
 
 
 def _apply_settings(con, engine) -> None:
-    settings = {"memory_limit": engine.memory_limit, "threads": engine.threads, "temp_directory": engine.temp_directory}
+    settings = {
+        "memory_limit": engine.memory_limit,
+        "threads": engine.threads,
+        "temp_directory": engine.temp_directory,
+        "disabled_compression_methods": engine.disabled_compression_methods,
+    }
     for name, value in settings.items():
         if value in ("", 0):  # DuckDB's own default
             continue

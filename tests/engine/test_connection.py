@@ -14,17 +14,21 @@ def _setting(con, name: str):
     return con.con.execute(f"select current_setting('{name}')").fetchone()[0]
 
 
-def test_memory_threads_and_spill_folder_come_from_the_config(tmp_path):
-    cfg = load_config_from({"engine": {"memory_limit": "1GB", "threads": 1, "temp_directory": str(tmp_path / "spill")}})
+def test_memory_threads_spill_folder_and_compression_come_from_the_config(tmp_path):
+    engine = {"memory_limit": "1GB", "threads": 1, "temp_directory": str(tmp_path / "spill")}
+    cfg = load_config_from({"engine": {**engine, "disabled_compression_methods": "fsst"}})
     con = connect(tmp_path / "w.duckdb", engine=cfg.engine)
     assert _setting(con, "threads") == 1 and _setting(con, "temp_directory") == str(tmp_path / "spill")
     assert _setting(con, "memory_limit").startswith("953")  # 1 GB shown in MiB
+    assert _setting(con, "disabled_compression_methods").lower() == "fsst"
 
 
 def test_the_defaults_leave_duckdb_alone(tmp_path):
     plain = connect(tmp_path / "a.duckdb")
     configured = connect(tmp_path / "b.duckdb", engine=load_config_from({}).engine)
     assert _setting(configured, "threads") == _setting(plain, "threads")
+    same = _setting(configured, "disabled_compression_methods") == _setting(plain, "disabled_compression_methods")
+    assert same, "the default keeps every compression method (the smaller warehouse)"
 
 
 def test_a_setting_duckdb_refuses_is_one_line_naming_the_key(tmp_path):
