@@ -22,6 +22,7 @@ from functools import lru_cache
 import pandas as pd
 
 from pipeline.paths import CODELISTS_DIR, REFERENCE_DIR
+from pipeline.text import strip
 
 _BOOL_COLUMNS = ("has_iron", "has_b12", "has_folate")
 DRUG_ROLES = ("treatment", "not_treatment", "evidence")
@@ -35,7 +36,7 @@ def normalise_drug_name(name: str) -> str:
 
 def normalise_drug_name_expr(col):
     """`normalise_drug_name` as an Ibis expression."""
-    return col.lower().re_replace(_NOT_ALNUM, " ").strip()
+    return strip(col.lower().re_replace(_NOT_ALNUM, " "))
 
 
 def whole_word_pattern(name: str) -> str:

@@ -18,6 +18,7 @@ import ibis
 import pandas as pd
 
 from pipeline.codes import read_reference
+from pipeline.text import strip
 
 _REPLACEMENTS = (("µ", "u"), ("μ", "u"), ("mcg", "ug"), ("^", "*"), ("x10", "10"), ("×10", "10"))
 
@@ -31,7 +32,7 @@ def normalise_unit(unit: str) -> str:
 
 def normalise_unit_expr(col: ibis.ir.StringValue) -> ibis.ir.StringValue:
     """The same normalisation as `normalise_unit`, as an Ibis expression."""
-    u = col.strip().lower().re_replace(r"\s+", "")
+    u = strip(col).lower().re_replace(r"\s+", "")
     for old, new in _REPLACEMENTS:
         u = u.replace(old, new)
     return u

@@ -24,6 +24,7 @@ import pandas as pd
 from ibis import _
 
 from pipeline.codes import load_drug_codes, load_lab_codes, normalise_drug_name_expr, read_codelist
+from pipeline.text import strip
 
 RESULT_COLUMNS = ("domain", "source_code", "source_name", "n_rows")
 
@@ -62,8 +63,8 @@ def _unmapped_labs(con, tables: set[str], keywords_only: bool):
     codes = load_lab_codes()
     loincs = sorted(codes.loc[codes["code_system"] == "LOINC", "code"].str.strip().str.upper().unique())
     names = sorted(codes.loc[codes["code_system"] == "NAME", "match_key"].unique())
-    name = raw.test_name.strip().lower()
-    mapped = (raw.loinc.strip().upper().isin(loincs) | name.isin(names)).fill_null(False)
+    name = strip(raw.test_name).lower()
+    mapped = (strip(raw.loinc).upper().isin(loincs) | name.isin(names)).fill_null(False)
     in_domain = name.re_search(_keywords("labs")).fill_null(False) if keywords_only else name.notnull()
     rows = raw.filter(in_domain, ~mapped)
     if "stg_labs" in tables:
@@ -81,9 +82,9 @@ def _unmapped_drugs(con, table: str, tables: set[str], keywords_only: bool):
     atc_prefixes = sorted(coded.loc[coded["code_system"].str.upper() == "ATC", "code_norm"].unique())
     names_regex = "(?:" + "|".join(drugs.loc[drugs["code_system"] == "NAME", "pattern"]) + ")"
 
-    system = raw.code_system.strip().upper()
-    code = raw.drug_code.strip().upper().re_replace(r"[\s\-]", "")
-    name = raw.drug_name.strip().lower()
+    system = strip(raw.code_system).upper()
+    code = strip(raw.drug_code).upper().re_replace(r"[\s\-]", "")
+    name = strip(raw.drug_name).lower()
     words = normalise_drug_name_expr(raw.drug_name)
     by_code = (system + ":" + code).isin(keys) | ibis.or_(
         ibis.literal(False), *[(system == "ATC") & code.startswith(p) for p in atc_prefixes]

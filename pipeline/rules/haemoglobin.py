@@ -17,6 +17,7 @@ import ibis
 
 from pipeline.codes import load_hb_methods
 from pipeline.rules.timing import as_date
+from pipeline.text import strip
 
 
 def _methods() -> tuple[ibis.Table, ibis.Table]:
@@ -33,7 +34,7 @@ def hb_with_method(labs: ibis.Table, cfg) -> ibis.Table:
     """The Hb results with a value, with `hb_method` and its `_pref` (0 = most preferred)."""
     hb = labs.filter((labs.analyte == "hb") & labs.value_num.notnull())
     loinc, names = _methods()
-    hb = hb.mutate(_k_loinc=hb.loinc.strip().lower(), _k_name=hb.test_name.strip().lower())
+    hb = hb.mutate(_k_loinc=strip(hb.loinc).lower(), _k_name=strip(hb.test_name).lower())
     hb = hb.left_join(loinc, hb._k_loinc == loinc._m_loinc)
     hb = hb.left_join(names, hb._k_name == names._m_name)
     method = ibis.coalesce(hb._loinc_method, hb._name_method, ibis.literal("unspecified"))

@@ -17,6 +17,8 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from pipeline.text import strip
+
 # A date with a time part: 2024-03-01 14:30, 2024-03-01T14:30:00
 _HAS_TIME = r"\d[T ]\d{1,2}:\d{2}"
 # The accepted date forms (docs/data-contract.md "Dates"): ISO 8601 date, optionally with a
@@ -56,11 +58,15 @@ class Check:
     reason: Callable[[ir.Table], ir.StringValue]
 
 
-def is_missing_marker(col: ir.StringValue) -> ir.BooleanValue:
-    """The value is a missing-value marker such as `NA` or `#N/A` (false for null and empty)."""
+def _is_marker(stripped: ir.StringValue) -> ir.BooleanValue:
     # An array lookup, not `isin`: DuckDB plans an IN list this long as a join per use, and
     # staging cleans every column several times (issue 11 profile).
-    return ibis.literal(list(MISSING_MARKERS), type="array<string>").contains(col.strip().lower()).fill_null(False)
+    return ibis.literal(list(MISSING_MARKERS), type="array<string>").contains(stripped.lower()).fill_null(False)
+
+
+def is_missing_marker(col: ir.StringValue) -> ir.BooleanValue:
+    """The value is a missing-value marker such as `NA` or `#N/A` (false for null and empty)."""
+    return _is_marker(strip(col))
 
 
 def _prepared(col: ir.Value, prefix: str) -> ir.Value | None:
@@ -81,8 +87,8 @@ def clean(col: ir.StringValue) -> ir.StringValue:
     done = _prepared(col, "_c_")
     if done is not None:
         return done
-    s = col.strip()
-    return ((s == "") | is_missing_marker(s)).ifelse(ibis.null("string"), s)
+    s = strip(col)
+    return ((s == "") | _is_marker(s)).ifelse(ibis.null("string"), s)
 
 
 def quoted(col: ir.StringValue) -> ir.StringValue:
@@ -146,7 +152,7 @@ def missing_reason(col: ir.StringValue, label: str) -> ir.StringValue:
     """Why a required value is missing: the marker it holds (`value is 'NA' (a missing-value
     marker); it is required`), or that it is empty."""
     return is_missing_marker(col).ifelse(
-        ibis.literal(f"{label} is ") + quoted(col.strip()) + ibis.literal(" (a missing-value marker); it is required"),
+        ibis.literal(f"{label} is ") + quoted(strip(col)) + ibis.literal(" (a missing-value marker); it is required"),
         ibis.literal(f"{label} is empty; it is required"),
     )
 
