@@ -10,7 +10,16 @@ Reads nothing and writes nothing on its own; the steps call it to
 Everything above this package speaks Ibis: no duckdb import, no SQL text, no dialect name.
 """
 
-__all__ = ["SparkWarehouse", "StepTables", "cached", "connect", "scratch_table", "transaction", "warehouse_exists"]
+__all__ = [
+    "SparkWarehouse",
+    "StepTables",
+    "cached",
+    "connect",
+    "scratch_table",
+    "transaction",
+    "unfused_selects",
+    "warehouse_exists",
+]
 
 
 def __getattr__(name: str):

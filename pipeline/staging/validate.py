@@ -24,7 +24,7 @@ import ibis.expr.operations as ops
 import pandas as pd
 from ibis import _
 
-from pipeline.engine import scratch_table, tables, transaction
+from pipeline.engine import scratch_table, tables, transaction, unfused_selects
 from pipeline.engine.registry import COLUMNS, TABLES
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
@@ -227,7 +227,7 @@ def validate(con, config, today: date | None = None, progress: Progress = quiet)
     present = present_tables(con)
     progress(Planned("validate", len(set(present) | {"patients"}), "tables"))
     ctx = Context(config=config, con=con, today=today or date.today())
-    with transaction(con):
+    with transaction(con), unfused_selects():
         tables.write_frame(con, "checks", checks_frame(ctx))
         tables.replace_empty(con, "quarantine")
         for t in TABLES:

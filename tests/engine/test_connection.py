@@ -77,3 +77,18 @@ def test_step_tables_are_dropped_and_nothing_is_committed_when_the_step_fails(tm
         steps.keep(_failure_causes("iron-1"))
         raise RuntimeError("a rule failed")
     assert con.list_tables() == []
+
+
+def test_unfused_selects_compiles_each_select_apart_and_restores_the_option():
+    from pipeline.engine import unfused_selects
+
+    t = ibis.table({"a": "int64"}, name="t")
+    e = t.mutate(b=t.a + 1).mutate(c=lambda s: s.b * 2)
+    fused = ibis.to_sql(e, dialect="duckdb")
+    with unfused_selects():
+        apart = ibis.to_sql(e, dialect="duckdb")
+    assert fused.count("SELECT") == 1 and apart.count("SELECT") == 2
+    assert ibis.options.sql.fuse_selects is True
+    with pytest.raises(RuntimeError), unfused_selects():
+        raise RuntimeError
+    assert ibis.options.sql.fuse_selects is True
