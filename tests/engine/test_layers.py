@@ -10,9 +10,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
 
-# What each layer may import from the project (besides config, codes, units, errors, paths,
-# which sit below all of them). A module-level import only; imports inside TYPE_CHECKING
-# blocks are types, not dependencies.
+# What each layer may import from the project (besides config, codes, units, text, errors,
+# paths and progress, which sit below all of them). A module-level import only; imports
+# inside TYPE_CHECKING blocks are types, not dependencies.
 ALLOWED = {
     "engine": set(),
     "extract": {"engine"},
@@ -23,7 +23,7 @@ ALLOWED = {
     "report": {"engine", "audit", "rules"},
     "synth": {"engine", "extract"},
 }
-BASE = {"config", "codes", "units", "errors", "paths", "progress"}
+BASE = {"config", "codes", "units", "text", "errors", "paths", "progress"}
 
 
 def _imports(path: Path) -> list[str]:
