@@ -36,6 +36,10 @@ MISSING_MARKERS = (
     "na", "n/a", "#n/a", "#n/a n/a", "#na", "null", "nan", "-nan", "none", "nil",
     "1.#ind", "1.#qnan", "-1.#ind", "-1.#qnan", "<na>",
 )  # fmt: skip
+# The exact-duplicate search: a hash of a row's cleaned values (`prepared`), and the lowest
+# row_id with the same cleaned values (`first_row_ids`, `with_first_row_id`).
+DUP_HASH = "_dup_hash"
+FIRST_ROW = "_first_row_id"
 
 
 @dataclass(frozen=True)
@@ -218,17 +222,14 @@ def exact_duplicate(columns: tuple[str, ...]) -> Check:
     """A row identical in every contract column to an earlier row (lowest row_id kept)."""
 
     def fails(t):
-        return t._first_row_id != t.row_id
+        return t[FIRST_ROW] != t.row_id
 
     return Check(
         "exact_duplicate",
         "exact duplicate of an earlier row",
         fails,
-        lambda t: ibis.literal("exact duplicate of row_id ") + t._first_row_id.cast("string"),
+        lambda t: ibis.literal("exact duplicate of row_id ") + t[FIRST_ROW].cast("string"),
     )
-
-
-DUP_HASH = "_dup_hash"
 
 
 def prepared(
@@ -266,16 +267,16 @@ def first_row_ids(t: ir.Table, columns: tuple[str, ...]) -> ir.Table:
     repeated = t.group_by(DUP_HASH).aggregate(_n=t.count())
     repeated = repeated.filter(repeated._n > 1).select(DUP_HASH)
     rows = t.semi_join(repeated, DUP_HASH).select("row_id", *keys)
-    rows = rows.mutate(_first_row_id=rows.row_id.min().over(ibis.window(group_by=keys)))
-    return rows.filter(rows._first_row_id != rows.row_id).select("row_id", "_first_row_id")
+    rows = rows.mutate(**{FIRST_ROW: rows.row_id.min().over(ibis.window(group_by=keys))})
+    return rows.filter(rows[FIRST_ROW] != rows.row_id).select("row_id", FIRST_ROW)
 
 
 def with_first_row_id(t: ir.Table, duplicates: ir.Table) -> ir.Table:
     """`t` with `_first_row_id` (its own row_id unless `duplicates`, from `first_row_ids`,
     names an earlier identical row), which `exact_duplicate` reads."""
-    d = duplicates.select(_dup_row=duplicates.row_id, _dup_first=duplicates._first_row_id)
+    d = duplicates.select(_dup_row=duplicates.row_id, _dup_first=duplicates[FIRST_ROW])
     j = t.left_join(d, t.row_id == d._dup_row)
-    return j.mutate(_first_row_id=j._dup_first.fill_null(j.row_id)).drop("_dup_row", "_dup_first")
+    return j.mutate(**{FIRST_ROW: j._dup_first.fill_null(j.row_id)}).drop("_dup_row", "_dup_first")
 
 
 def raw_values(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:

@@ -6,6 +6,7 @@ import ibis
 
 from pipeline.extract.base import COLUMNS
 from pipeline.staging.common import (
+    FIRST_ROW,
     Check,
     Context,
     clean,
@@ -104,7 +105,7 @@ def checks(ctx: Context) -> list[Check]:
         Check(
             "duplicate_patient_id",
             "patient_id must be unique",
-            lambda t: (t._first_id_row != t.row_id) & (t._first_row_id == t.row_id),
+            lambda t: (t._first_id_row != t.row_id) & (t[FIRST_ROW] == t.row_id),
             lambda t: (
                 ibis.literal("patient_id already given in row_id ")
                 + t._first_id_row.cast("string")

@@ -30,6 +30,7 @@ from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
 from pipeline.staging.common import (
     DUP_HASH,
+    FIRST_ROW,
     Check,
     Context,
     duplicate_keys,
@@ -63,7 +64,6 @@ def checks_frame(ctx: Context) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-FIRST_ROW = "_first_row_id"
 _FAILURE = dt.Struct({"check_id": dt.string, "reason": dt.string})
 
 
