@@ -15,7 +15,7 @@ __all__ = [
     "StepTables",
     "cached",
     "connect",
-    "scratch_table",
+    "scratch_tables",
     "transaction",
     "unfused_selects",
     "warehouse_exists",
