@@ -15,7 +15,7 @@ __all__ = [
     "StepTables",
     "cached",
     "connect",
-    "scratch_tables",
+    "scratch_table",
     "transaction",
     "unfused_selects",
     "warehouse_exists",

@@ -9,9 +9,8 @@ under another process that is writing it.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -99,54 +98,15 @@ def transaction(con: ibis.BaseBackend) -> Iterator[None]:
         con._anemia_in_transaction = False
 
 
-@contextmanager
-def scratch_tables(con: ibis.BaseBackend, prefix: str) -> Iterator[Callable[[ibis.Table], ibis.Table]]:
-    """Yields `keep(expr)`, which materialises `expr` for the rest of the block as a table
-    committed when it is written, so that reading it uses every core; open it before the
-    step's `transaction(con)`. On DuckDB the tables (`<prefix>_1`, `<prefix>_2`, ...) are
-    in the step's scratch database (`scratch_database`); on Spark they are Ibis `.cache()`
-    local checkpoints (`cached`). Either way they are gone when the block ends."""
+def scratch_table(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
+    """`expr` materialised as `name` for the rest of a step (the caller drops it): a temporary
+    table on DuckDB, a warehouse table on Spark (which has no temporary tables)."""
     if con.name != "duckdb":
-        with ExitStack() as stack:
-            yield lambda expr: stack.enter_context(cached(expr))
-        return
-    numbers = itertools.count(1)
-    with scratch_database(con) as database:
-        yield lambda expr: con.create_table(f"{prefix}_{next(numbers)}", expr, database=database)
-
-
-SCRATCH = "anemia_scratch"
-
-
-@contextmanager
-def scratch_database(con: ibis.BaseBackend) -> Iterator[tuple[str, str]]:
-    """A DuckDB database attached for a step's intermediate tables; yields the Ibis `database`
-    to create and read them in. Its tables are committed as they are written, outside the
-    step's transaction: DuckDB reads a committed table in parallel, but one written inside a
-    still-open transaction at about half the speed (copying 5.3 M lab rows: 2.3 s against
-    4.7 s, issue 11). It is a file beside the warehouse (`<warehouse>.scratch`), never the
-    warehouse itself, so a failed or killed step leaves the warehouse as it was, and DuckDB
-    can move its blocks out of memory (temporary tables ran out of memory at 10,000,000
-    patients). The file is removed on exit; one left by a killed step is replaced. (Classify
-    keeps its steps inside its transaction instead, `StepTables`: with committed step tables
-    its "iron response" query ran out of memory at 10,000,000 patients under the 3GB default.)"""
-    db = con.con
-    path = db.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
-    target = f"{path}.scratch" if path else ":memory:"
-    _remove_database_file(target)
-    db.execute(f"ATTACH '{target.replace(chr(39), chr(39) * 2)}' AS {SCRATCH}")
-    try:
-        yield (SCRATCH, "main")
-    finally:
-        with suppress(duckdb.Error):
-            db.execute(f"DETACH {SCRATCH}")
-        _remove_database_file(target)
-
-
-def _remove_database_file(target: str) -> None:
-    if target != ":memory:":
-        for leftover in (Path(target), Path(f"{target}.wal")):
-            leftover.unlink(missing_ok=True)
+        return spark.scratch_table(con, name, expr)
+    # Not `overwrite=True`: for a temporary table Ibis then writes it under another name and
+    # copies it whole (1.6 s for the 5.3 M-row labs candidate at 1 M patients, issue 11).
+    con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
+    return con.create_table(name, expr, temp=True)
 
 
 @contextmanager

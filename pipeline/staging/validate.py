@@ -9,16 +9,12 @@ and file (per load: two loads of a same-named file stay apart), raw rows = stage
 quarantined rows (a row failing several checks counts once) is stored in `load_log`; a
 mismatch is a bug and stops the run.
 
-Everything the step writes lands in one transaction and it rebuilds stg_* and quarantine
-from all raw rows, so running it twice gives the same result. The typed rows of every table
-(with each row's check results and duplicate search) are kept first, outside that
-transaction, in the step's scratch database (`engine.scratch_tables`): DuckDB reads them in
-parallel there, where it scans rows written inside the open transaction on one thread.
+The whole step runs in one transaction and rebuilds stg_* and quarantine from all raw rows,
+so running it twice gives the same result.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from types import ModuleType
 
@@ -28,7 +24,7 @@ import ibis.expr.operations as ops
 import pandas as pd
 from ibis import _
 
-from pipeline.engine import scratch_tables, tables, transaction, unfused_selects
+from pipeline.engine import scratch_table, tables, transaction, unfused_selects
 from pipeline.engine.registry import COLUMNS, TABLES
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
@@ -158,30 +154,25 @@ def _named(cand: ibis.Table, back: list[str], typed: ibis.Table) -> ibis.Table:
     return cand.mutate(**{c: ibis.null(typed.schema()[c]) for c in back})
 
 
-def _candidate(con, table: str, ctx: Context, keep) -> tuple[ibis.Table, list[str]]:
-    """(the typed rows of raw_<table> with `_failing` and `_first_row_id`, read from kept
-    tables; the raw columns the quarantine reads back)."""
-    typed = MODULES[table].typed(con.table(f"raw_{table}"), ctx)
-    if ctx.patients is not None:
-        typed = with_known_patient(typed, ctx.patients)
-    columns, back = _layout(con, typed, table, ctx)
-    now, later = _split_checks(typed, table, ctx)
-    cand = keep(typed.select(*columns, _failing=_any_fails(typed, now)))
-    dups = keep(first_row_ids(cand, COLUMNS[table]))
-    cand = with_first_row_id(_named(cand, back, typed), dups)
-    return cand.mutate(_failing=cand._failing | _any_fails(cand, later)), back
-
-
-def _passing(table: str, cand: ibis.Table) -> ibis.Table:
-    # a filter, not an anti-join with the quarantine, and no sort: DuckDB then writes in
-    # parallel (the anti-join made the 5 M-row write serial, the sort took 1.8 s; issue 11)
-    return MODULES[table].staged(cand.filter(~cand._failing))
-
-
-def _stage_table(con, table: str, cand: ibis.Table, back: list[str], ctx: Context) -> None:
-    tables.append(con, "quarantine", _quarantine(con, cand, back, table, ctx))
-    tables.write(con, f"stg_{table}", _passing(table, cand))
-    check_staged(table, con.table(f"stg_{table}"), ctx.config)
+def _stage_table(con, table: str, ctx: Context, progress: Progress) -> None:
+    with item(progress, "validate", f"raw_{table}") as done:
+        typed = MODULES[table].typed(con.table(f"raw_{table}"), ctx)
+        if ctx.patients is not None:
+            typed = with_known_patient(typed, ctx.patients)
+        columns, back = _layout(con, typed, table, ctx)
+        now, later = _split_checks(typed, table, ctx)
+        cand = scratch_table(con, f"_cand_{table}", typed.select(*columns, _failing=_any_fails(typed, now)))
+        dups = scratch_table(con, f"_cand_{table}_dups", first_row_ids(cand, COLUMNS[table]))
+        cand = with_first_row_id(_named(cand, back, typed), dups)
+        cand = cand.mutate(_failing=cand._failing | _any_fails(cand, later))
+        tables.append(con, "quarantine", _quarantine(con, cand, back, table, ctx))
+        # a filter, not an anti-join with the quarantine, and no sort: DuckDB then writes in
+        # parallel (the anti-join made the 5 M-row write serial, the sort took 1.8 s; issue 11)
+        tables.write(con, f"stg_{table}", MODULES[table].staged(cand.filter(~cand._failing)))
+        con.drop_table(f"_cand_{table}", force=True)
+        con.drop_table(f"_cand_{table}_dups", force=True)
+        check_staged(table, con.table(f"stg_{table}"), ctx.config)
+        done.rows = tables.count(con, f"raw_{table}")
 
 
 def _reconcile_table(con, table: str) -> ibis.Table:
@@ -232,31 +223,20 @@ def present_tables(con) -> list[str]:
 
 def validate(con, config, today: date | None = None, progress: Progress = quiet) -> list[dict]:
     """Rebuild stg_* and quarantine from raw_*; return the reconciliation per table and file.
-    `progress` hears one item per table, then one for the writes (pipeline/progress.py).
-
-    The typed candidates are kept first (`engine.scratch_tables`: on DuckDB committed tables
-    in the step's scratch database, which DuckDB reads in parallel), then everything the step
-    writes lands in one transaction that reads them."""
+    `progress` hears one item per table (pipeline/progress.py)."""
     present = present_tables(con)
-    order = ["patients", *[t for t in present if t != "patients"]]
-    progress(Planned("validate", len(order) + 1, "tables"))
+    progress(Planned("validate", len(set(present) | {"patients"}), "tables"))
     ctx = Context(config=config, con=con, today=today or date.today())
-    with unfused_selects(), scratch_tables(con, "_validate_step") as keep:
-        built = {}
-        for table in order:
-            with item(progress, "validate", f"raw_{table}") as done:
-                built[table] = _candidate(con, table, ctx, keep)
-                done.rows = tables.count(con, f"raw_{table}")
-            if table == "patients":
-                ctx = replace(ctx, patients=_passing("patients", built["patients"][0]))
-        with item(progress, "validate", "write stg_*, quarantine, load_log") as done, transaction(con):
-            tables.write_frame(con, "checks", checks_frame(ctx))
-            tables.replace_empty(con, "quarantine")
-            for t in TABLES:
-                tables.drop(con, f"stg_{t}")
-            for table, (cand, back) in built.items():
-                _stage_table(con, table, cand, back, ctx)
-            result = reconcile(con, present)
-            _write_load_log(con, result)
-            done.rows = sum(r["raw_rows"] for r in result)
+    with transaction(con), unfused_selects():
+        tables.write_frame(con, "checks", checks_frame(ctx))
+        tables.replace_empty(con, "quarantine")
+        for t in TABLES:
+            tables.drop(con, f"stg_{t}")
+        _stage_table(con, "patients", ctx, progress)
+        ctx = Context(config=config, con=con, today=ctx.today, patients=con.table("stg_patients"))
+        for table in present:
+            if table != "patients":
+                _stage_table(con, table, ctx, progress)
+        result = reconcile(con, present)
+        _write_load_log(con, result)
     return result

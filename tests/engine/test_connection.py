@@ -79,38 +79,6 @@ def test_step_tables_are_dropped_and_nothing_is_committed_when_the_step_fails(tm
     assert con.list_tables() == []
 
 
-def _warehouse_tables(con) -> list[str]:
-    """The tables of the warehouse, less the views Ibis registers for in-memory frames."""
-    return [t for t in con.list_tables() if not t.startswith("ibis_pandas_memtable")]
-
-
-def test_scratch_tables_are_committed_in_a_file_beside_the_warehouse_and_removed_at_the_end(tmp_path):
-    from pipeline.engine import scratch_tables
-
-    con = connect(tmp_path / "w.duckdb")
-    scratch = tmp_path / "w.duckdb.scratch"
-    scratch.write_bytes(b"left by a killed step")  # replaced, not read
-    with scratch_tables(con, "_t_scratch") as keep:
-        kept = keep(_failure_causes("iron-1"))
-        assert scratch.stat().st_size > 100 and _warehouse_tables(con) == []  # never in the warehouse
-        # committed as written: a transaction can begin (it could not inside an open one)
-        with transaction(con):
-            con.create_table("copied", kept)
-        assert kept.count().execute() == 1  # kept until the block ends
-    assert not [p.name for p in tmp_path.iterdir() if ".scratch" in p.name]
-    assert con.table("copied").episode_id.execute().tolist() == ["iron-1"]
-
-
-def test_scratch_tables_are_removed_when_the_block_fails(tmp_path):
-    from pipeline.engine import scratch_tables
-
-    con = connect(tmp_path / "w.duckdb")
-    with pytest.raises(RuntimeError), scratch_tables(con, "_t_scratch") as keep:
-        keep(_failure_causes("iron-1"))
-        raise RuntimeError("a check failed")
-    assert _warehouse_tables(con) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]
-
-
 def test_unfused_selects_compiles_each_select_apart_and_restores_the_option():
     from pipeline.engine import unfused_selects
 
