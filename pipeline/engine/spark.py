@@ -196,7 +196,7 @@ def empty_warehouse(target: SparkWarehouse) -> int:
     from pipeline.engine.registry import REGISTRY
 
     con = connect(target)
-    names = [t for t in con.list_tables() if t in REGISTRY or t.startswith(("aud_", "_cand_"))]
+    names = [t for t in con.list_tables() if t in REGISTRY or t.startswith(("aud_", "_cand_", "_stg_", "_quarantine_"))]
     for name in names:
         con.drop_table(name, force=True)
     return len(names)
