@@ -24,7 +24,6 @@ __all__ = [
     "exists",
     "ibis_schema",
     "joined_in_order",
-    "rename",
     "replace_empty",
     "write",
     "write_frame",
@@ -114,11 +113,3 @@ def count(con, name: str) -> int:
 
 def drop(con, name: str) -> None:
     con.drop_table(name, force=True)
-
-
-def rename(con, old: str, new: str) -> None:
-    """Rename table `old` to `new` (which must not exist). Ibis has no rename for DuckDB."""
-    if con.name == "duckdb":
-        con.raw_sql(f'ALTER TABLE "{old}" RENAME TO "{new}"')
-    else:
-        con.rename_table(old, new)

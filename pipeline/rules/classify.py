@@ -23,7 +23,7 @@ from typing import Any
 import ibis
 
 from pipeline.config import Config, load_config
-from pipeline.engine import StepTables, tables, transaction
+from pipeline.engine import StepTables, tables
 from pipeline.engine.registry import CLASSIFIED, spec
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.rules import adherence, causes, coprescribing, episodes, exclusions, response, testing
@@ -35,7 +35,7 @@ EPISODE_COLUMNS = spec("episodes").names
 OUTCOME_COLUMNS = spec("iron_outcomes").names
 
 
-RULE_STEPS = 9  # the keep() calls of _steps: the progress total of `classify`
+RULE_STEPS = 10  # the keep() calls of _steps: the progress total of `classify`
 
 
 def _steps(staged: Staged, cfg: Config, keep) -> dict[str, ibis.Table]:
@@ -48,7 +48,8 @@ def _steps(staged: Staged, cfg: Config, keep) -> dict[str, ibis.Table]:
     ep = attach(spans, testing.testing_status(spans, tests, cfg), "episode_id")
     ep = attach(ep, exclusions.excluded_reasons(spans, staged, cfg), "episode_id")
     ep = keep("testing, exclusions, just in case", tables.conform("episodes", coprescribing.just_in_case(ep, cfg)))
-    base = keep("iron response", response.iron_outcomes(ep, staged, cfg))
+    hb = keep("haemoglobin that judges the response", response.judging_hb(staged.labs, cfg))
+    base = keep("iron response", response.iron_outcomes(ep, staged, cfg, hb=hb))
     failed = keep("failed episodes", causes.failed_episodes(ep, base, members, cfg))
     adh = keep("adherence", adherence.adherence(failed, staged.dispensings, cfg))
     candidates = keep("candidate causes", causes.candidate_causes(failed, adh, members, staged, cfg))
@@ -81,11 +82,12 @@ def build(
 
 def classify(con: ibis.BaseBackend, config: Config, progress: Progress = quiet) -> dict[str, int]:
     """Read stg_* from the warehouse, write episodes, iron_outcomes and failure_causes
-    (replacing earlier versions, all three together, in one transaction with the
-    intermediate steps) and return the row count of each."""
+    (replacing earlier versions, all three together in one transaction) and return the row
+    count of each."""
     progress(Planned("classify", RULE_STEPS + 1, "rules"))
-    # the kept steps are dropped before the transaction ends: never committed
-    with transaction(con), StepTables(con, "_classify_step") as steps:
+    # the kept steps are temporary tables outside the outputs' transaction
+    # (pipeline/engine/step_tables.py): a failed or killed run leaves the warehouse as it was
+    with StepTables(con, "_classify_step") as steps:
         built = build(read_staged(con), config, progress, store=steps.keep)
         with item(progress, "classify", "write episodes, iron_outcomes, failure_causes") as done:
             steps.write({name: built[name] for name in OUTPUT_TABLES})

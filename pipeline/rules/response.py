@@ -36,9 +36,17 @@ from pipeline.rules.timing import days_after, in_window_before
 _ROUND = 6
 
 
-def baseline_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
-    hb = preferred_hb(labs, cfg)
-    j = ep.join(hb.select("patient_id", "row_id", "value_num", "taken_at", "taken_at_has_time"), "patient_id")
+def judging_hb(labs: ibis.Table, cfg) -> ibis.Table:
+    """The Hb results that judge the response (`haemoglobin.preferred_hb`), with the columns
+    the baseline and the follow-up read. Classify keeps it as its own step, so the
+    iron-response query does not compute it twice: at 10,000,000 patients that query then
+    ran within the 3GB default memory_limit (issue 11, docs/performance.md)."""
+    return preferred_hb(labs, cfg).select("patient_id", "row_id", "value_num", "taken_at", "taken_at_has_time")
+
+
+def baseline_hb(ep: ibis.Table, hb: ibis.Table, cfg) -> ibis.Table:
+    """The latest judging Hb (`judging_hb`) in the baseline window of each episode."""
+    j = ep.join(hb, "patient_id")
     j = j.filter(
         in_window_before(j.taken_at, j.taken_at_has_time, j.start_at, j.start_has_time, cfg.response.baseline_days)
     )
@@ -47,9 +55,9 @@ def baseline_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
     )
 
 
-def followup_hb(ep: ibis.Table, labs: ibis.Table, cfg) -> ibis.Table:
+def followup_hb(ep: ibis.Table, hb: ibis.Table, cfg) -> ibis.Table:
+    """The first judging Hb (`judging_hb`) in the follow-up window of each episode."""
     r = cfg.response
-    hb = preferred_hb(labs, cfg)
     j = ep.join(hb.select("patient_id", "row_id", "value_num", "taken_at"), "patient_id")
     d = days_after(j.taken_at, j.start_at)
     j = j.filter((d >= r.followup_from_day) & (d <= r.followup_to_day))
@@ -86,16 +94,18 @@ def escalation(ep: ibis.Table, staged: Staged, cfg) -> ibis.Table:
     )
 
 
-def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg) -> ibis.Table:
-    """One row per iron episode with baseline, follow-up, escalation and outcome."""
+def iron_outcomes(episodes: ibis.Table, staged: Staged, cfg, hb: ibis.Table | None = None) -> ibis.Table:
+    """One row per iron episode with baseline, follow-up, escalation and outcome. `hb` is
+    `judging_hb(staged.labs, cfg)`, computed here when not given."""
     ep = episodes.filter(episodes.agent == "iron").select(
         "episode_id", "patient_id", "route", "start_at", "start_has_time"
     )
     pts = one_row_per_patient(staged.patients).select(
         "patient_id", "sex", "birth_year", "age_band", "pregnancy_start", "pregnancy_end"
     )
-    out = attach(ep, baseline_hb(ep, staged.labs, cfg), "episode_id")
-    out = attach(out, followup_hb(ep, staged.labs, cfg), "episode_id")
+    hb = judging_hb(staged.labs, cfg) if hb is None else hb
+    out = attach(ep, baseline_hb(ep, hb, cfg), "episode_id")
+    out = attach(out, followup_hb(ep, hb, cfg), "episode_id")
     out = attach(attach(out, escalation(ep, staged, cfg), "episode_id"), pts, "patient_id")
     out = with_cutoff(out, "followup_at", cfg)
     cutoff = out.hb_cutoff_g_l

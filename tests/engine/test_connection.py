@@ -53,30 +53,49 @@ def _failure_causes(episode: str) -> ibis.Table:
     return ibis.memtable(row)
 
 
-@pytest.mark.parametrize("conformed", [True, False])
-def test_step_tables_become_the_output_by_rename_only_when_they_conform(tmp_path, conformed):
+def _warehouse_tables(con) -> list[str]:
+    """The tables of the warehouse, less the views Ibis registers for in-memory frames."""
+    return [t for t in con.list_tables() if not t.startswith("ibis_pandas_memtable")]
+
+
+def test_step_tables_are_committed_temporary_tables_dropped_at_the_end(tmp_path):
     from pipeline.engine import StepTables, tables
 
     con = connect(tmp_path / "w.duckdb")
-    with transaction(con), StepTables(con, "_t_step") as steps:
-        t = _failure_causes("iron-1")
-        kept = steps.keep(tables.conform("failure_causes", t) if conformed else t)
+    with StepTables(con, "_t_step") as steps:
+        kept = steps.keep(_failure_causes("iron-1"))
+        # a temporary table: never in the warehouse file, so a killed step leaves none behind
+        found = con.con.execute("SELECT temporary FROM duckdb_tables() WHERE table_name = '_t_step_1'")
+        assert found.fetchall() == [(True,)]
+        # committed as written: a transaction can begin (it could not inside an open one)
+        con.con.execute("BEGIN TRANSACTION")
+        con.con.execute("ROLLBACK")
         steps.write({"failure_causes": kept})
-        # a conforming kept table is renamed (no copy); another is copied and dropped on exit
-        assert ("_t_step_1" in con.list_tables()) is not conformed
-    assert not [t for t in con.list_tables() if t.startswith("_t_step")]
+        assert kept.count().execute() == 1  # kept until the step ends
+    assert _warehouse_tables(con) == ["failure_causes"]
     assert con.table("failure_causes").episode_id.execute().tolist() == ["iron-1"]
     assert tables.conforms("failure_causes", con.table("failure_causes"))
+
+
+def test_step_outputs_land_together_or_not_at_all(tmp_path):
+    from pipeline.engine import StepTables
+
+    con = connect(tmp_path / "w.duckdb")
+    checks = ibis.memtable({"table_name": ["labs"], "check_id": ["c1"], "description": ["d"], "position": [0]})
+    bad = _failure_causes("iron-1").mutate(evidence_row_id=ibis.literal("not a number"))  # fails when cast
+    with pytest.raises(Exception, match="not a number"), StepTables(con, "_t_step") as steps:
+        steps.write({"checks": steps.keep(checks), "failure_causes": bad})
+    assert _warehouse_tables(con) == []  # checks was written first, and rolled back; the kept table dropped
 
 
 def test_step_tables_are_dropped_and_nothing_is_committed_when_the_step_fails(tmp_path):
     from pipeline.engine import StepTables
 
     con = connect(tmp_path / "w.duckdb")
-    with pytest.raises(RuntimeError), transaction(con), StepTables(con, "_t_step") as steps:
+    with pytest.raises(RuntimeError), StepTables(con, "_t_step") as steps:
         steps.keep(_failure_causes("iron-1"))
         raise RuntimeError("a rule failed")
-    assert con.list_tables() == []
+    assert _warehouse_tables(con) == []
 
 
 def test_unfused_selects_compiles_each_select_apart_and_restores_the_option():
