@@ -99,10 +99,9 @@ def transaction(con: ibis.BaseBackend) -> Iterator[None]:
 
 
 def scratch_table(con: ibis.BaseBackend, name: str, expr: ibis.Table) -> ibis.Table:
-    """`expr` materialised as `name` for the rest of a step (the caller drops it): a temporary
-    table on DuckDB, a warehouse table on Spark (which has no temporary tables)."""
-    if con.name != "duckdb":
-        return spark.scratch_table(con, name, expr)
+    """`expr` materialised as the DuckDB temporary table `name` for the rest of a step (the
+    caller drops it: `StepTables`). Spark has no temporary tables: StepTables uses Ibis'
+    cache there."""
     # Not `overwrite=True`: for a temporary table Ibis then writes it under another name and
     # copies it whole (1.6 s for the 5.3 M-row labs candidate at 1 M patients, issue 11).
     con.con.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')

@@ -184,14 +184,8 @@ def connect(target: SparkWarehouse, read_only: bool = False) -> ibis.BaseBackend
     return _backend_class()().connect(session(target))
 
 
-def scratch_table(con, name: str, expr) -> ibis.Table:
-    """A table for the rest of this step only: Spark has no temporary tables, so it is a
-    warehouse table that the caller drops."""
-    return con.create_table(name, expr, overwrite=True)
-
-
 def empty_warehouse(target: SparkWarehouse) -> int:
-    """Drop the pipeline's tables (registered names, aud_*, scratch tables) from the
+    """Drop the pipeline's tables (registered names, aud_*, scratch tables of earlier versions) from the
     warehouse's current database; returns how many. Other tables of a shared catalog stay."""
     from pipeline.engine.registry import REGISTRY
 

@@ -11,16 +11,15 @@ mismatch is a bug and stops the run.
 
 Everything the step writes lands in one transaction, and it rebuilds stg_* and quarantine
 from all raw rows, so running it twice gives the same result. Each table's staged and
-quarantined rows are first built as scratch tables (temporary tables on DuckDB, committed
-as they are written, outside that transaction; a killed step leaves none behind), then the
-transaction copies them into place. DuckDB scans rows written inside a still-open
+quarantined rows are first built as the step's kept tables (`engine.StepTables`: temporary
+tables on DuckDB, committed as they are written, outside that transaction; a killed step
+leaves none behind), then the transaction copies them into place. DuckDB scans rows written inside a still-open
 transaction on one thread only, so building them inside it left a core idle: validate at
 1,000,000 patients 24.8-26.5 -> 19.3-22.9 s (issue 11, docs/performance.md).
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import UTC, date, datetime
 from types import ModuleType
 
@@ -30,7 +29,7 @@ import ibis.expr.operations as ops
 import pandas as pd
 from ibis import _
 
-from pipeline.engine import scratch_table, tables, transaction, unfused_selects
+from pipeline.engine import StepTables, tables, transaction, unfused_selects
 from pipeline.engine.registry import COLUMNS, TABLES
 from pipeline.progress import Planned, Progress, item, quiet
 from pipeline.staging import diagnoses, dispensings, labs, patients, prescriptions
@@ -160,31 +159,28 @@ def _named(cand: ibis.Table, back: list[str], typed: ibis.Table) -> ibis.Table:
     return cand.mutate(**{c: ibis.null(typed.schema()[c]) for c in back})
 
 
-# the scratch tables of each table, as (prefix, suffix) of its name
-_SCRATCH = (("_cand_", ""), ("_cand_", "_dups"), ("_stg_", ""), ("_quarantine_", ""))
-
-
-def _stage_table(con, table: str, ctx: Context, progress: Progress) -> tuple[ibis.Table, ibis.Table]:
-    """Type and check raw_<table>; returns (its staged rows, its quarantine rows) as scratch
-    tables, already checked against the Pandera model of stg_<table>."""
+def _stage_table(con, table: str, ctx: Context, progress: Progress, steps: StepTables) -> tuple[ibis.Table, ibis.Table]:
+    """Type and check raw_<table>; returns (its staged rows, its quarantine rows) as kept
+    tables, already checked against the Pandera model of stg_<table>. The typed candidate is
+    released as soon as they are built: one table's candidate in memory at a time."""
     with item(progress, "validate", f"raw_{table}") as done:
         typed = MODULES[table].typed(con.table(f"raw_{table}"), ctx)
         if ctx.patients is not None:
             typed = with_known_patient(typed, ctx.patients)
         columns, back = _layout(con, typed, table, ctx)
         now, later = _split_checks(typed, table, ctx)
-        cand = scratch_table(con, f"_cand_{table}", typed.select(*columns, _failing=_any_fails(typed, now)))
-        dups = scratch_table(con, f"_cand_{table}_dups", first_row_ids(cand, COLUMNS[table]))
-        cand = with_first_row_id(_named(cand, back, typed), dups)
+        checked = steps.keep(typed.select(*columns, _failing=_any_fails(typed, now)), f"_cand_{table}")
+        dups = steps.keep(first_row_ids(checked, COLUMNS[table]), f"_cand_{table}_dups")
+        cand = with_first_row_id(_named(checked, back, typed), dups)
         cand = cand.mutate(_failing=cand._failing | _any_fails(cand, later))
         failures = tables.conform("quarantine", _quarantine(con, cand, back, table, ctx))
-        quarantined = scratch_table(con, f"_quarantine_{table}", failures)
+        quarantined = steps.keep(failures, f"_quarantine_{table}")
         # a filter, not an anti-join with the quarantine, and no sort: DuckDB then writes in
         # parallel (the anti-join made the 5 M-row write serial, the sort took 1.8 s; issue 11)
         passing = tables.conform(f"stg_{table}", MODULES[table].staged(cand.filter(~cand._failing)))
-        staged = scratch_table(con, f"_stg_{table}", passing)
-        con.drop_table(f"_cand_{table}", force=True)
-        con.drop_table(f"_cand_{table}_dups", force=True)
+        staged = steps.keep(passing, f"_stg_{table}")
+        steps.release(checked)
+        steps.release(dups)
         check_staged(table, staged, ctx.config)
         done.rows = tables.count(con, f"raw_{table}")
     return staged, quarantined
@@ -244,12 +240,11 @@ def validate(con, config, today: date | None = None, progress: Progress = quiet)
     progress(Planned("validate", len(order) + 1, "tables"))
     ctx = Context(config=config, con=con, today=today or date.today())
     built: dict[str, tuple[ibis.Table, ibis.Table]] = {}
-    try:
-        with unfused_selects():
-            for table in order:
-                built[table] = _stage_table(con, table, ctx, progress)
-                if table == "patients":
-                    ctx = Context(config=config, con=con, today=ctx.today, patients=built["patients"][0])
+    with unfused_selects(), StepTables(con, "_validate") as steps:
+        for table in order:
+            built[table] = _stage_table(con, table, ctx, progress, steps)
+            if table == "patients":
+                ctx = Context(config=config, con=con, today=ctx.today, patients=built["patients"][0])
         with item(progress, "validate", "write stg_*, quarantine, checks, load_log") as done, transaction(con):
             tables.write_frame(con, "checks", checks_frame(ctx))
             tables.write(con, "quarantine", ibis.union(*[quarantined for _, quarantined in built.values()]))
@@ -260,8 +255,4 @@ def validate(con, config, today: date | None = None, progress: Progress = quiet)
             result = reconcile(con, present)
             _write_load_log(con, result)
             done.rows = sum(r["raw_rows"] for r in result)
-    finally:  # also after a failure: on Spark the scratch tables are warehouse tables
-        for name in (f"{prefix}{table}{suffix}" for table in order for prefix, suffix in _SCRATCH):
-            with suppress(Exception):  # the connection may be failing already
-                con.drop_table(name, force=True)
     return result

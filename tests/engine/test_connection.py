@@ -77,6 +77,21 @@ def test_step_tables_are_committed_temporary_tables_dropped_at_the_end(tmp_path)
     assert tables.conforms("failure_causes", con.table("failure_causes"))
 
 
+def test_a_released_step_table_is_gone_before_the_step_ends(tmp_path):
+    from pipeline.engine import StepTables
+
+    con = connect(tmp_path / "w.duckdb")
+    with StepTables(con, "_t_step") as steps:
+        first = steps.keep(_failure_causes("iron-1"), "_t_named")
+        second = steps.keep(_failure_causes("iron-2"))
+        assert {"_t_named", "_t_step_2"} <= set(con.list_tables())
+        steps.release(first)
+        steps.release(first)  # again: nothing happens
+        assert "_t_named" not in con.list_tables()
+        assert second.episode_id.execute().tolist() == ["iron-2"]  # the others stay
+    assert _warehouse_tables(con) == []
+
+
 def test_step_outputs_land_together_or_not_at_all(tmp_path):
     from pipeline.engine import StepTables
 

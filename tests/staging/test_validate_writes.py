@@ -59,6 +59,22 @@ def test_a_failure_midway_leaves_the_warehouse_as_it_was_and_no_scratch_table(va
     assert _rows(db) == before
 
 
+def test_each_typed_candidate_is_dropped_once_its_table_is_built(validated, monkeypatch):
+    """One table's candidate in memory at a time (at 10,000,000 patients that matters)."""
+    db, config = validated
+    checked = validate_module.check_staged
+    seen = {}
+
+    def check(table, staged, cfg):
+        seen[table] = [t for t in staged._find_backend().list_tables() if t.startswith("_cand_")]
+        return checked(table, staged, cfg)
+
+    monkeypatch.setattr(validate_module, "check_staged", check)
+    steps.validate(db, config)
+    assert set(seen) == {"patients", "labs", "prescriptions", "dispensings", "diagnoses"}
+    assert all(left == [] for left in seen.values()), seen
+
+
 def test_a_failure_while_writing_rolls_back_every_table(validated, monkeypatch):
     db, config = validated
     before = _rows(db)
