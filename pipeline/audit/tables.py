@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.audit import differencing, disclosure, headline
-from pipeline.audit.measures import MEASURES, PERIOD_TYPES, WHOLE_PERIOD, Measure, audit_population, measure_counts
+from pipeline.audit.measures import MEASURES, PERIOD_TYPES, WHOLE_PERIOD, Measure, audit_population, counts_by_measure
 from pipeline.audit.stats import proportion, wilson_interval
 from pipeline.engine import cached, transaction
 from pipeline.engine.registry import CLASSIFIED as OUTPUT_TABLES
@@ -82,7 +82,7 @@ def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
     missing = [t for t in OUTPUT_TABLES if t not in con.list_tables()]
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
-    progress(Planned("audit", len(MEASURES) + 3, "parts"))
+    progress(Planned("audit", len(MEASURES) + 4, "parts"))
     with cached(audit_population(con, config)) as population:
         with item(progress, "audit", "audit population") as done:
             done.rows = int(population.count().execute())
@@ -97,12 +97,14 @@ def _measure_tables(con, population, config, progress: Progress) -> dict[str, pd
     span = headline.report_span(con)
     if span[0] is not None:
         population = population.mutate(_span_start=ibis.literal(span[0]))
+    periods = PERIOD_TYPES if span[0] is None else {**PERIOD_TYPES, WHOLE_PERIOD: "_span_start"}
+    with item(progress, "audit", "count every measure") as done:
+        counts = counts_by_measure(population, causes, MEASURES, periods)
+        done.rows = sum(len(c) for c in counts.values())
     tables = {}
     for m in MEASURES:
         with item(progress, "audit", m.id) as done:
-            periods = PERIOD_TYPES if span[0] is None else {**PERIOD_TYPES, WHOLE_PERIOD: "_span_start"}
-            counts = measure_counts(population, causes, m, periods).to_pandas()
-            tables[m.id] = measure_table(counts, m, config, span[1])
+            tables[m.id] = measure_table(counts[m.id], m, config, span[1])
             done.rows = len(tables[m.id])
     with item(progress, "audit", "disclosure across tables") as done:
         before = sum(int(t.is_suppressed.sum()) for t in tables.values())

@@ -3,6 +3,8 @@ group values, the periods, and the aud_* tables run_audit writes."""
 
 from pathlib import Path
 
+import ibis
+import pandas as pd
 import pytest
 
 from pipeline.audit.measures import BY_ID, MEASURES, audit_population, measure_counts
@@ -229,3 +231,42 @@ def test_docs_define_every_measure_and_setting():
     for section in ("disclosure", "report"):
         for key in cfg.as_dict()[section]:
             assert key in text, f"[{section}] {key} missing from docs/measures.md"
+
+
+@pytest.fixture(scope="module")
+def synthetic_population(tmp_path_factory):
+    """The audit population of a classified synthetic cohort (its dirty rows included)."""
+    from pipeline import steps
+    from pipeline.audit.headline import report_span
+
+    tmp = tmp_path_factory.mktemp("measures_together")
+    config = load_config()
+    steps.synth(600, 11, tmp / "in")
+    db = tmp / "w.duckdb"
+    steps.load("csv", tmp / "in", db, config)
+    steps.validate(db, config)
+    steps.classify(db, config)
+    con = connect(db)
+    span = report_span(con)
+    yield con, audit_population(con, config).mutate(_span_start=ibis.literal(span[0]))
+    con.disconnect()
+
+
+def test_measures_counted_together_match_each_measure_counted_alone(synthetic_population):
+    """counts_by_measure (one aggregate per period and group for all the measures without a
+    category) gives every measure the same cells as measure_counts (one measure at a time)."""
+    from pipeline.audit.measures import PERIOD_TYPES, WHOLE_PERIOD, counts_by_measure
+
+    con, population = synthetic_population
+    periods = {**PERIOD_TYPES, WHOLE_PERIOD: "_span_start"}
+    causes = con.table("failure_causes")
+    together = counts_by_measure(population, causes, MEASURES, periods)
+    assert list(together) == [m.id for m in MEASURES]
+    keys = ["category", "period_type", "period_start", "group_by", "group_value"]
+    for m in MEASURES:
+        alone = measure_counts(population, causes, m, periods).to_pandas()
+        a = alone[[*keys, "numerator", "denominator"]].sort_values(keys).reset_index(drop=True)
+        b = together[m.id][[*keys, "numerator", "denominator"]].sort_values(keys).reset_index(drop=True)
+        assert len(a) > 0 and a.numerator.sum() > 0, m.id  # a measure with nothing to compare proves nothing
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=m.id)
+        assert str(b.numerator.dtype) == "int64" and str(b.denominator.dtype) == "int64"
