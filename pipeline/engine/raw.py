@@ -49,13 +49,14 @@ def _insert(db: duckdb.DuckDBPyConnection, st: SourceTable, load_id: str, base: 
         present = {c[0] for c in db.execute("DESCRIBE _incoming").fetchall()}
         select = ", ".join(f'"{c}"' if c in present else f'NULL::VARCHAR AS "{c}"' for c in columns)
         cols = ", ".join(f'"{c}"' for c in columns)
-        db.execute(
+        # DuckDB returns the number of rows the INSERT wrote: no count read back from rows
+        # inside the open transaction (DuckDB scans those on one thread; issue 11)
+        inserted = db.execute(
             f"INSERT INTO raw_{st.table} (row_id, load_id, source_file, source_row, {cols}) "
             f"SELECT ? + source_row, ?, ?, source_row, {select} FROM _incoming",
             [base, load_id, st.source_file],
-        )
-        return int(db.execute(f"SELECT count(*) FROM raw_{st.table} WHERE load_id = ? AND source_file = ?",
-                              [load_id, st.source_file]).fetchone()[0])  # fmt: skip
+        ).fetchone()
+        return int(inserted[0])
     except duckdb.Error:
         if st.failures:  # DuckDB wraps what the stream raised: the adapter's one-line message
             raise st.failures[0] from None
