@@ -185,8 +185,9 @@ def connect(target: SparkWarehouse, read_only: bool = False) -> ibis.BaseBackend
 
 
 def empty_warehouse(target: SparkWarehouse) -> int:
-    """Drop the pipeline's tables (registered names, aud_*, scratch tables of earlier versions) from the
-    warehouse's current database; returns how many. Other tables of a shared catalog stay."""
+    """Drop the pipeline's tables (registered names, aud_*, scratch tables that earlier
+    versions left) from the warehouse's current database; returns how many. Other tables of
+    a shared catalog stay."""
     from pipeline.engine.registry import REGISTRY
 
     con = connect(target)

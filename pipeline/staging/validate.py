@@ -13,9 +13,10 @@ Everything the step writes lands in one transaction, and it rebuilds stg_* and q
 from all raw rows, so running it twice gives the same result. Each table's staged and
 quarantined rows are first built as the step's kept tables (`engine.StepTables`: temporary
 tables on DuckDB, committed as they are written, outside that transaction; a killed step
-leaves none behind), then the transaction copies them into place. DuckDB scans rows written inside a still-open
-transaction on one thread only, so building them inside it left a core idle: validate at
-1,000,000 patients 24.8-26.5 -> 19.3-22.9 s (issue 11, docs/performance.md).
+leaves none behind), then the transaction copies them into place. DuckDB scans rows
+written inside a still-open transaction on one thread only, so building them inside it
+left a core idle: validate at 1,000,000 patients 24.8-26.5 -> 19.3-22.9 s (issue 11,
+docs/performance.md).
 """
 
 from __future__ import annotations
