@@ -93,23 +93,43 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
 
 
 def _counts(population: ibis.Table, causes: ibis.Table, start: date, end: date) -> pd.DataFrame:
+    """Numerator and denominator of every item over the episodes that start in the period, in
+    ITEMS order. The items without a cause are one aggregate (a sum per item); the cause items
+    that share a denominator one join with the episodes' causes, grouped by cause. (One query
+    per item scanned the population 22 times: 3.7 s of audit at 10,000,000 patients.)"""
     day = population.start_at.date()
     p = population.filter((day >= ibis.literal(start)) & (day <= ibis.literal(end)))
+    found: dict[str, tuple[int, int]] = {}
+    plain = [i for i in ITEMS if i.cause is None]
+    sums = {}
+    for k, it in enumerate(plain):
+        den = predicate(p, it.denominator_where)
+        sums[f"_d{k}"] = den.cast("int64").sum()
+        sums[f"_n{k}"] = (den & predicate(p, it.numerator_where)).cast("int64").sum()
+    row = p.aggregate(**sums).to_pandas().iloc[0]
+    for k, it in enumerate(plain):
+        found[it.id] = (_count(row[f"_n{k}"]), _count(row[f"_d{k}"]))
     labelled = causes.select("episode_id", "cause").distinct()
-    rows = []
-    for item in ITEMS:
-        den = p.filter(predicate(p, item.denominator_where))
-        if item.cause is None:
-            den = den.mutate(_hit=predicate(den, item.numerator_where).cast("int64"))
-        else:
-            hit = labelled.filter(labelled.cause == item.cause).select(_e=labelled.episode_id)
-            den = den.left_join(hit, den.episode_id == hit._e)
-            den = den.mutate(_hit=den._e.notnull().cast("int64"))
-        rows.append(den.aggregate(item=ibis.literal(item.id), denominator=den.count(), numerator=den._hit.sum()))
-    out = ibis.union(*rows).to_pandas().set_index("item").loc[[i.id for i in ITEMS]].reset_index()
-    for col in ("numerator", "denominator"):  # sum() over no rows is null: none counted
-        out[col] = out[col].fillna(0).astype("int64")
-    return out
+    for where in dict.fromkeys(i.denominator_where for i in ITEMS if i.cause is not None):
+        den = p.filter(predicate(p, where)).select("episode_id")
+        total = _count(den.count().execute())
+        hits = den.inner_join(labelled, "episode_id").group_by("cause").aggregate(n=ibis._.count()).to_pandas()
+        per_cause = dict(zip(hits.cause, hits.n, strict=True))
+        for it in ITEMS:
+            if it.cause is not None and it.denominator_where == where:
+                found[it.id] = (_count(per_cause.get(it.cause)), total)
+    return pd.DataFrame(
+        {
+            "item": [i.id for i in ITEMS],
+            "denominator": [found[i.id][1] for i in ITEMS],
+            "numerator": [found[i.id][0] for i in ITEMS],
+        }
+    ).astype({"denominator": "int64", "numerator": "int64"})
+
+
+def _count(value) -> int:
+    """A count from the database; a sum over no rows is null: none counted."""
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def item_equations(eqs: Equations, at: dict[str, int], months: dict[tuple[str, str], list[int]] | None) -> None:

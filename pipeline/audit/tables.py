@@ -22,6 +22,7 @@ disclosure control run on the small aggregated result in pandas. Columns:
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime
 
 import ibis
@@ -83,8 +84,9 @@ def run_audit(con, config, progress: Progress = quiet) -> dict[str, int]:
     if missing:
         raise UserError(f"the warehouse has no {', '.join(missing)}; run `anemia-audit classify` first")
     progress(Planned("audit", len(MEASURES) + 4, "parts"))
-    with cached(audit_population(con, config)) as population:
-        with item(progress, "audit", "audit population") as done:
+    with contextlib.ExitStack() as kept:
+        with item(progress, "audit", "audit population") as done:  # its time is the cache's
+            population = kept.enter_context(cached(audit_population(con, config)))
             done.rows = int(population.count().execute())
         tables = _measure_tables(con, population, config, progress)
     return {f"aud_{k}": len(v) for k, v in tables.items()}

@@ -3,7 +3,6 @@ group values, the periods, and the aud_* tables run_audit writes."""
 
 from pathlib import Path
 
-import ibis
 import pandas as pd
 import pytest
 
@@ -231,25 +230,6 @@ def test_docs_define_every_measure_and_setting():
     for section in ("disclosure", "report"):
         for key in cfg.as_dict()[section]:
             assert key in text, f"[{section}] {key} missing from docs/measures.md"
-
-
-@pytest.fixture(scope="module")
-def synthetic_population(tmp_path_factory):
-    """The audit population of a classified synthetic cohort (its dirty rows included)."""
-    from pipeline import steps
-    from pipeline.audit.headline import report_span
-
-    tmp = tmp_path_factory.mktemp("measures_together")
-    config = load_config()
-    steps.synth(600, 11, tmp / "in")
-    db = tmp / "w.duckdb"
-    steps.load("csv", tmp / "in", db, config)
-    steps.validate(db, config)
-    steps.classify(db, config)
-    con = connect(db)
-    span = report_span(con)
-    yield con, audit_population(con, config).mutate(_span_start=ibis.literal(span[0]))
-    con.disconnect()
 
 
 def test_measures_counted_together_match_each_measure_counted_alone(synthetic_population):
