@@ -325,25 +325,25 @@ def _cells_together(t: ir.Table, measures: list[Measure], periods, group_bys) ->
         flags[f"_d{i}"] = den.cast("int64")
         flags[f"_n{i}"] = (den & predicate(t, m.numerator_where)).cast("int64")
     t = t.mutate(**flags)
-    parts = []
-    for period_type, period_col in periods.items():
-        for group_by in group_bys:
-            g = t.group_by(period_start=t[period_col], group_value=t[group_column(group_by)])
-            agg = g.aggregate(**{name: t[name].sum() for name in flags})
-            parts.append(agg.mutate(period_type=ibis.literal(period_type), group_by=ibis.literal(group_by)))
-    out = ibis.union(*parts, distinct=False)
-    return out.select("period_type", "period_start", "group_by", "group_value", *flags)
+    return _per_period_and_group(t, (), {name: t[name].sum() for name in flags}, periods, group_bys)
 
 
 def _cells(t: ir.Table, extra_keys: tuple[str, ...], numerator, periods, group_bys) -> ir.Table:
+    aggregates = {"numerator": numerator, "denominator": lambda x: x.count()}
+    return _per_period_and_group(t, extra_keys, aggregates, periods, group_bys)
+
+
+def _per_period_and_group(t: ir.Table, extra_keys: tuple[str, ...], aggregates: dict, periods, group_bys) -> ir.Table:
+    """`aggregates` of `t` per period type, period start, breakdown and group value (and
+    `extra_keys`), as one union: period_type, period_start, group_by, group_value, the
+    extra keys, then the aggregates."""
     parts = []
     for period_type, period_col in periods.items():
         for group_by in group_bys:
             g = t.group_by(
                 period_start=t[period_col], group_value=t[group_column(group_by)], **{k: t[k] for k in extra_keys}
             )
-            agg = g.aggregate(numerator=numerator, denominator=lambda x: x.count())
+            agg = g.aggregate(**aggregates)
             parts.append(agg.mutate(period_type=ibis.literal(period_type), group_by=ibis.literal(group_by)))
     out = ibis.union(*parts, distinct=False)
-    cols = ["period_type", "period_start", "group_by", "group_value", *extra_keys, "numerator", "denominator"]
-    return out.select(*cols)
+    return out.select("period_type", "period_start", "group_by", "group_value", *extra_keys, *aggregates)
