@@ -132,11 +132,17 @@ def first_identifier_value(batch: pa.RecordBatch) -> tuple[str, int, str] | None
         if column not in batch.schema.names:
             continue
         values = batch.column(column)
+        # A value's verdict depends on the value alone, and free text repeats (a few hundred test
+        # names in millions of rows): each distinct value is screened once, and only a hit is
+        # looked up among the rows. Loading 1,000,000 patients spent 5.2 of its 11.5 s here,
+        # every pattern run on every row (issue 11).
+        distinct = pc.unique(values)
         for pattern in _patterns()[1]:
-            hit = _hits(values, pattern)
+            hit = _hits(distinct, pattern)
             if not pc.any(hit).as_py():
                 continue
-            row = pc.min(pc.filter(batch.column("source_row"), hit)).as_py()
+            at = pc.is_in(values, value_set=pc.filter(distinct, hit))
+            row = pc.min(pc.filter(batch.column("source_row"), at)).as_py()
             if first is None or row < first[1]:
                 first = (column, row, pattern.description)
     return first

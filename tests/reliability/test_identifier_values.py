@@ -155,3 +155,26 @@ def test_screen_tables_scans_arrow_and_pandas_frames_and_skips_streams():
     stream = pa.RecordBatchReader.from_batches(clean.schema, clean.to_batches())
     screen_tables([SourceTable("patients", "p.csv", "h", stream)])  # the csv adapter screened it already
     assert stream.read_all().num_rows == 2  # and the stream was not consumed
+
+
+def test_the_first_row_holding_an_identifier_is_named_when_values_repeat():
+    """The screen judges each distinct value once (issue 11): a value that repeats must still be
+    named at its first row, across columns and patterns, and a near miss that repeats must not
+    borrow the verdict of a real identifier of the same shape."""
+    from pipeline.extract.privacy import first_identifier_value
+
+    near, nhs = "Hb 943 476 5918", "Hb 943 476 5919"  # same shape; only the second check digit is valid
+    batch = pa.RecordBatch.from_pydict({
+        "test_name": ["Hb", near, nhs, "Hb", nhs, near, None, nhs],
+        "site": ["A", "A", "A", "a@b.co", "A", "A", "A", "a@b.co"],
+        "source_row": [10, 11, 19, 17, 12, 13, 14, 15],
+    })  # fmt: skip
+    assert first_identifier_value(batch) == ("test_name", 12, "an NHS number")
+    only_near = pa.RecordBatch.from_pydict({"test_name": [near, "Hb", near], "source_row": [1, 2, 3]})
+    assert first_identifier_value(only_near) is None
+    later = pa.RecordBatch.from_pydict({"test_name": ["Hb", nhs, nhs], "site": ["a@b.co", "A", "a@b.co"],
+                                        "source_row": [30, 20, 21]})  # fmt: skip
+    assert first_identifier_value(later) == ("test_name", 20, "an NHS number")
+    earlier_site = pa.RecordBatch.from_pydict({"test_name": [nhs, "Hb"], "site": ["A", "x@y.org"],
+                                               "source_row": [8, 7]})  # fmt: skip
+    assert first_identifier_value(earlier_site) == ("site", 7, "an e-mail address")
