@@ -57,12 +57,16 @@ def table_constraints(cells: pd.DataFrame) -> list[Constraint]:
     to their year and years to the whole span (`period` rows, when present), for every
     group. `cells` has the CELL_KEYS columns (period_start as dates)."""
     t = cells.reset_index(drop=True)
-    start = pd.to_datetime(t.period_start)
-    quarter = start.dt.to_period("Q").dt.start_time
-    year = start.dt.to_period("Y").dt.start_time
+    # Periods as month numbers, the columns as Python lists: the loop below runs once per
+    # cell, and iterating pandas' datetime and Arrow string arrays cost more than the loop
+    # (audit of 5,000 patients: 0.27 s per call, twice per run; issue 11)
+    month = pd.to_datetime(t.period_start).to_numpy().astype("datetime64[M]").astype("int64")
+    start, quarter, year = month.tolist(), (month - month % 3).tolist(), (month // 12).tolist()
+    columns = [t[k].tolist() for k in ("measure_id", "category", "period_type", "group_by", "group_value")]
+    measure_ids, categories, period_types, group_bys, group_values = columns
     totals: dict[tuple, int] = {}
     parts: dict[tuple, list[int]] = {}
-    rows = zip(t.measure_id, t.category, t.period_type, start, quarter, year, t.group_by, t.group_value, strict=False)
+    rows = zip(measure_ids, categories, period_types, start, quarter, year, group_bys, group_values, strict=True)
     for i, (measure, category, ptype, begin, q, y, group_by, value) in enumerate(rows):
         period = (measure, category, ptype, begin)
         if group_by == "all":
