@@ -17,8 +17,9 @@ Two screens, both driven by one committed data file, `data/reference/identifier_
   simplest safe design: nothing identifying reaches raw_*, the warehouse, or any released
   CSV, HTML or XLSX, so no later step has to remember to mask it. The scan is vectorised on
   each Arrow record batch (RE2 regular expressions in `pyarrow.compute`; the NHS check digit
-  in Arrow arithmetic), not per row in Python. Codes, dates, numbers and patient_id are not
-  scanned: an NDC drug code or a pseudonymous id can look like a phone or NHS number.
+  in Arrow arithmetic), not per row in Python, each distinct value once. Codes, dates,
+  numbers and patient_id are not scanned: an NDC drug code or a pseudonymous id can look like
+  a phone or NHS number.
   There is no override: a legitimate value that matches must be changed in the source file.
 
     >>> looks_like_identifier("Surname"), looks_like_identifier("birth_year")
