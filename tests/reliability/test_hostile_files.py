@@ -185,7 +185,7 @@ def test_a_damaged_gzip_is_one_line_naming_the_file(tmp_path, small_blocks):
 
 
 def test_a_real_file_larger_than_one_block_with_a_fault_near_its_end(tmp_path):
-    """No monkeypatching: pyarrow's own 16 MiB blocks, fault in the second block, through the CLI."""
+    """No monkeypatching: the adapter's own blocks (4 MiB), fault in a later block, through the CLI."""
     lines = _lab_lines(400_000)
     lines[-10] += ",extra"
     assert _line_of(lines, len(lines) - 10) == 399_993
