@@ -34,7 +34,7 @@ import pandas as pd
 
 from pipeline.audit import differencing, disclosure
 from pipeline.audit.differencing import COMP, DEN, NUM, Equations, q
-from pipeline.audit.measures import MEASURES, NOT_EXCLUDED, Condition, audit_population, predicate
+from pipeline.audit.measures import MEASURES, NOT_EXCLUDED, Condition, audit_population, indicators, predicate
 from pipeline.audit.stats import proportion, wilson_interval
 from pipeline.engine import cached
 from pipeline.rules.causes import CAUSES
@@ -101,12 +101,8 @@ def _counts(population: ibis.Table, causes: ibis.Table, start: date, end: date) 
     p = population.filter((day >= ibis.literal(start)) & (day <= ibis.literal(end)))
     found: dict[str, tuple[int, int]] = {}
     plain = [i for i in ITEMS if i.cause is None]
-    sums = {}
-    for k, it in enumerate(plain):
-        den = predicate(p, it.denominator_where)
-        sums[f"_d{k}"] = den.cast("int64").sum()
-        sums[f"_n{k}"] = (den & predicate(p, it.numerator_where)).cast("int64").sum()
-    row = p.aggregate(**sums).to_pandas().iloc[0]
+    flags = indicators(p, [(it.denominator_where, it.numerator_where) for it in plain])
+    row = p.aggregate(**{name: flag.sum() for name, flag in flags.items()}).to_pandas().iloc[0]
     for k, it in enumerate(plain):
         found[it.id] = (_count(row[f"_n{k}"]), _count(row[f"_d{k}"]))
     labelled = causes.select("episode_id", "cause").distinct()

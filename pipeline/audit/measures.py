@@ -316,14 +316,24 @@ def counts_by_measure(
     return {m.id: out[m.id] for m in measures}
 
 
+def indicators(
+    t: ir.Table, pairs: Sequence[tuple[Sequence[Condition], Sequence[Condition]]]
+) -> dict[str, ir.IntegerValue]:
+    """For each (denominator, numerator) condition pair i: `_d<i>`, 1 when the row is in the
+    denominator, and `_n<i>`, 1 when it is in the numerator too; their sums count a measure
+    or headline item (a condition is never null: `predicate`)."""
+    flags = {}
+    for i, (denominator_where, numerator_where) in enumerate(pairs):
+        den = predicate(t, denominator_where)
+        flags[f"_d{i}"] = den.cast("int64")
+        flags[f"_n{i}"] = (den & predicate(t, numerator_where)).cast("int64")
+    return flags
+
+
 def _cells_together(t: ir.Table, measures: list[Measure], periods, group_bys) -> ir.Table:
     """Per period type, period start and group: the denominator (`_d<i>`) and numerator
     (`_n<i>`) of each measure (a condition is never null: `predicate`)."""
-    flags = {}
-    for i, m in enumerate(measures):
-        den = predicate(t, m.denominator_where)
-        flags[f"_d{i}"] = den.cast("int64")
-        flags[f"_n{i}"] = (den & predicate(t, m.numerator_where)).cast("int64")
+    flags = indicators(t, [(m.denominator_where, m.numerator_where) for m in measures])
     t = t.mutate(**flags)
     return _per_period_and_group(t, (), {name: t[name].sum() for name in flags}, periods, group_bys)
 
